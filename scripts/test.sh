@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Set up, start what the tests need, run them, stop what was started.
+#
+#   scripts/test.sh [pytest arguments...]
+#
+# The tests that need a Docker Engine (marked `docker`) run when this script can start one: it installs
+# Debian's docker.io, docker-registry and mmdebstrap (as root), starts a private dockerd and registry on
+# 127.0.0.1 (.ci/services/docker-up.sh), and makes the local base images (.ci/services/base-image.sh,
+# cached in .ci-cache/). Without root or apt they are reported as skipped, never as passed; with
+# TOOLKIT_REQUIRE_DOCKER=1 (CI) a missing engine is an error instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+want_docker=${TOOLKIT_TEST_DOCKER:-1}
+require_docker=${TOOLKIT_REQUIRE_DOCKER:-0}
+services_started=0
+
+stop_services() {
+    if [ "$services_started" = 1 ]; then
+        .ci/services/docker-down.sh >&2 || true
+    fi
+}
+trap stop_services EXIT
+
+if [ "$want_docker" = 1 ]; then
+    missing=()
+    for tool in dockerd docker-registry mmdebstrap curl; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    done
+    if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "test: installing docker.io docker-registry mmdebstrap curl (apt-get)" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-registry mmdebstrap curl >/dev/null
+    fi
+    if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null 2>&1 && command -v docker-registry >/dev/null 2>&1; then
+        services_started=1
+        eval "$(.ci/services/docker-up.sh)"
+        export DOCKER_HOST REGISTRY
+        .ci/services/base-image.sh .ci-cache/base-image >&2
+    elif [ "$require_docker" = 1 ]; then
+        echo "test: TOOLKIT_REQUIRE_DOCKER=1 but no Docker Engine can be started here" >&2
+        exit 1
+    else
+        echo "test: no Docker Engine here: tests marked 'docker' will be reported as skipped" >&2
+    fi
+fi
+
+.venv/bin/python -m pytest "$@"

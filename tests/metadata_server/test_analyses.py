@@ -1,0 +1,145 @@
+"""Analyses through the client: local outputs (file:// and the server's /web/), restart, concurrency."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from toolkit.errors import MetadataError, MetadataUnreachable
+from toolkit.metadata_server import load_demo, start_server
+
+
+def _first_sg(server) -> str:
+    from toolkit.metamist_connection import graphql_query
+
+    return graphql_query('{ project(name: "sandbox-test") { sequencingGroups { id } } }', {})[
+        "project"]["sequencingGroups"][0]["id"]
+
+
+def _create(sg: str, **fields) -> int:
+    from metamist.models import Analysis, AnalysisStatus
+
+    from toolkit.metamist_connection import analysis_api
+
+    fields.setdefault("status", "completed")
+    fields["status"] = AnalysisStatus(fields["status"])
+    return analysis_api().create_analysis("sandbox-test", Analysis(type="web", sequencing_group_ids=[sg], **fields))
+
+
+def test_web_output_under_the_servers_web_folder_is_an_output_file(server, tmp_path):
+    load_demo(server.db_path)
+    sg = _first_sg(server)
+    report = server.web_root / "fastqe" / f"{sg}.html"
+    report.parent.mkdir(parents=True)
+    report.write_text("<html>report</html>")
+    url = f"{server.web_url}/fastqe/{sg}.html"
+    analysis_id = _create(sg, output=url, meta={"display_url": url})
+
+    import requests
+
+    assert requests.get(url, timeout=10).text == "<html>report</html>"  # display_url opens
+    from toolkit.metamist_connection import analysis_api
+
+    details = analysis_api().get_analysis_by_id(analysis_id, _check_return_type=False)
+    assert details["output"] == url
+    assert details["outputs"]["basename"] == f"{sg}.html"
+    assert details["outputs"]["size"] == len("<html>report</html>")
+    assert details["status"].value == "completed" if hasattr(details["status"], "value") else True
+
+
+def test_file_output_missing_stays_a_path_and_no_scheme_is_refused(server, tmp_path):
+    from toolkit.metamist_connection import graphql_query
+
+    load_demo(server.db_path)
+    sg = _first_sg(server)
+    missing = f"file://{tmp_path}/nothing-here.txt"
+    analysis_id = _create(sg, output=missing, meta={})
+    answer = graphql_query("query($ids:[Int!]){ analyses(id:{in_:$ids}){ output outputs status } }",
+                           {"ids": [analysis_id]})
+    assert answer["analyses"] == [{"output": missing, "outputs": missing, "status": "COMPLETED"}]
+    with pytest.raises(MetadataError, match="Output file path must contain a protocol prefix"):
+        _create(sg, output=str(tmp_path / "x.txt"), meta={})
+
+
+def test_update_analysis_to_completed_sets_timestamp(server):
+    from metamist.models import AnalysisStatus, AnalysisUpdateModel
+
+    from toolkit.metamist_connection import analysis_api, graphql_query
+
+    load_demo(server.db_path)
+    sg = _first_sg(server)
+    analysis_id = _create(sg, status="in-progress", meta={"stage": "x"})
+    assert analysis_api().update_analysis(
+        analysis_id, AnalysisUpdateModel(status=AnalysisStatus("completed"), meta={"done": True})) is True
+    (analysis,) = graphql_query("query($ids:[Int!]){ analyses(id:{in_:$ids}){ status meta timestampCompleted } }",
+                                {"ids": [analysis_id]})["analyses"]
+    assert analysis["status"] == "COMPLETED" and analysis["meta"] == {"stage": "x", "done": True}
+    assert analysis["timestampCompleted"]
+
+
+def test_restart_keeps_the_data(tmp_path, restore_metamist_env):
+    from toolkit import metamist_connection
+
+    db = tmp_path / "metadata.sqlite"
+    load_demo(db)
+    with start_server(db_path=db) as first:
+        metamist_connection.connect(first.url, local=True)
+        sg = _first_sg(first)
+        analysis_id = _create(sg, output="gs://bucket/a.html", meta={"run": 1})
+    with start_server(db_path=db) as second:
+        metamist_connection.connect(second.url, local=True)
+        answer = metamist_connection.graphql_query(
+            "query($ids:[Int!]){ analyses(id:{in_:$ids}){ id meta sequencingGroups { id } } }",
+            {"ids": [analysis_id]})
+        assert answer["analyses"] == [{"id": analysis_id, "meta": {"run": 1}, "sequencingGroups": [{"id": sg}]}]
+        assert _create(sg, output="gs://bucket/b.html", meta={}) == analysis_id + 1
+
+
+def test_eight_clients_two_hundred_creates_each_lose_and_duplicate_nothing(server):
+    from toolkit.metamist_connection import graphql_query
+
+    load_demo(server.db_path)
+    sg = _first_sg(server)
+    created: list[list[int]] = [[] for _ in range(8)]
+    failures: list[BaseException] = []
+
+    def client(index: int) -> None:
+        try:
+            for number in range(200):
+                created[index].append(_create(sg, output=f"gs://bucket/{index}/{number}.txt",
+                                              meta={"client": index, "number": number}))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[:3]
+    ids = [analysis_id for per_client in created for analysis_id in per_client]
+    assert len(ids) == 1600 and len(set(ids)) == 1600
+    stored = graphql_query('{ project(name: "sandbox-test") { analyses { id meta } } }', {})["project"]["analyses"]
+    assert sorted(a["id"] for a in stored) == sorted(ids)
+    assert {(a["meta"]["client"], a["meta"]["number"]) for a in stored} == {
+        (c, n) for c in range(8) for n in range(200)}
+
+
+def test_refused_connection_is_fast_and_one_line(restore_metamist_env):
+    import socket
+    import time
+
+    from toolkit import metamist_connection
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    metamist_connection.connect(f"http://127.0.0.1:{port}", local=True)
+    started = time.monotonic()
+    with pytest.raises(MetadataUnreachable) as graphql_error:
+        metamist_connection.graphql_query("{ myProjects { name } }", {})
+    with pytest.raises(MetadataUnreachable):
+        _create("CPGLCL17", output="gs://b/x", meta={})
+    assert time.monotonic() - started < 5
+    assert "\n" not in graphql_error.value.message and str(port) in graphql_error.value.message

@@ -1,0 +1,359 @@
+"""Command and text rendering: quoting, strictness, the sandbox, and what a tool really receives.
+
+The quoting tests run the rendered command the way Hail Batch does (``/bin/bash -c`` with the command
+wrapped in braces) against a tiny script that records its argv (NUL-terminated), and check that the argv is
+exactly the intended one and that nothing else ran: hostile names carry ``touch pwned`` payloads, so any
+injection leaves a file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from toolkit.errors import EXIT_SPEC, ToolkitError
+from toolkit.plan.render import (
+    CommandContext,
+    RenderError,
+    ShellWords,
+    render_command,
+    render_output_path,
+    render_text,
+)
+
+COMMAND = "argv-dump {{ reads[0] }} {{ reads[1] }} --id {{ group.id }} > {{ outputs.report }}\n"
+
+SHELL_FRAGMENTS = [
+    "'", '"', "\\", "`touch pwned`", "$(touch pwned)", "; touch pwned;", "&& touch pwned", "| touch pwned",
+    "\ntouch pwned\n", "\r", "\t", " ", "#", "*", "?", "[a-z]", "{a,b}", "~", "~/pwned", "$HOME", "${IFS}",
+    "$'\\x41'", "!!", "-", "--", "-rf", ">pwned", "<", "&", "%", "\u00e9", "\u4e2d", "\U0001f600", "\u2028",
+    "\u00a0", "__RESOURCE_FILE__0", "__JOB__1",
+]
+
+_characters = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+_pieces = st.one_of(st.text(_characters, max_size=6), st.sampled_from(SHELL_FRAGMENTS))
+hostile_text = st.lists(_pieces, max_size=6).map("".join)
+# A file name: anything but '/' and NUL, not '.' or '..', within the usual 255-byte limit.
+hostile_file_name = (
+    st.lists(_pieces, min_size=1, max_size=6)
+    .map(lambda parts: "".join(parts).replace("/", "_"))
+    .filter(lambda name: name not in ("", ".", "..") and len(name.encode()) <= 200)
+)
+
+# Writes its arguments NUL-terminated: exact bytes (no argument can hold a NUL), and a bash script starts in
+# a few milliseconds where a Python one takes tens, which keeps hundreds of examples fast.
+ARGV_DUMP = "#!/bin/bash\nprintf '%s\\0' \"$@\"\n"
+
+
+def _write_argv_dump(bin_dir: Path) -> Path:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "argv-dump"
+    script.write_text(ARGV_DUMP)
+    script.chmod(0o755)
+    return script
+
+
+def _dumped_argv(path: Path) -> list[str]:
+    data = path.read_bytes()
+    assert data == b"" or data.endswith(b"\0"), data
+    return [argument.decode("utf-8") for argument in data.split(b"\0")[:-1]]
+
+
+def _files_under(root: Path) -> set[str]:
+    return {str(Path(folder, name).relative_to(root)) for folder, _, names in os.walk(root) for name in names}
+
+
+def _run_like_hail(command: str, work_dir: Path, bin_dir: Path) -> subprocess.CompletedProcess:
+    # hailtop.batch runs each job as `/bin/bash -c` over the commands wrapped in `{ ... }` groups.
+    script = "{\n{\n" + command.strip() + "\n}\n}"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(work_dir), "LC_ALL": "C.UTF-8"}
+    return subprocess.run(["/bin/bash", "-c", script], cwd=work_dir, env=env, capture_output=True, timeout=30)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(read_1=hostile_text, read_2=hostile_text, group_id=hostile_text, report_name=hostile_file_name)
+@example(
+    read_1="a b'; touch ~/pwned #.fq", read_2="$(touch pwned)", group_id="`touch pwned`", report_name="r"
+)
+@example(read_1="-", read_2="--help", group_id="", report_name="-x")
+@example(read_1="*", read_2="\ntouch pwned\n", group_id="__RESOURCE_FILE__0", report_name="a b;c'd\"e\ne")
+def test_hostile_values_reach_the_tool_as_exactly_the_intended_arguments(
+    read_1, read_2, group_id, report_name
+):
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        bin_dir = tmp_path / "bin"
+        _write_argv_dump(bin_dir)
+        work_dir = tmp_path / "work"
+        (work_dir / "out").mkdir(parents=True)
+        report = work_dir / "out" / report_name
+        context = CommandContext(
+            reads=[read_1, read_2], outputs={"report": str(report)}, group={"id": group_id}
+        )
+
+        result = _run_like_hail(render_command(COMMAND, context), work_dir, bin_dir)
+
+        assert result.returncode == 0, result.stderr.decode(errors="replace")
+        assert _dumped_argv(report) == [read_1, read_2, "--id", group_id]
+        assert _files_under(tmp_path) == {"bin/argv-dump", f"work/out/{report_name}"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    reads=st.lists(hostile_text, max_size=4),
+    separator=st.sampled_from([" ", "  ", "\t", ",", ";", "\n", " | "]),
+)
+def test_whole_list_and_join_give_one_argument_per_read_or_one_joined_argument(reads, separator):
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        bin_dir = tmp_path / "bin"
+        _write_argv_dump(bin_dir)
+        work_dir = tmp_path / "work"
+        work_dir.mkdir()
+        template = "argv-dump {{ reads }} -- {{ reads | join(group.separator) }} > out.argv"
+        context = CommandContext(reads=reads, group={"id": "g", "separator": separator})
+
+        result = _run_like_hail(render_command(template, context), work_dir, bin_dir)
+
+        assert result.returncode == 0, result.stderr.decode(errors="replace")
+        blank = set(separator) <= {" ", "\t"}
+        expected_joined = list(reads) if blank else [separator.join(reads)]
+        assert _dumped_argv(work_dir / "out.argv") == [*reads, "--", *expected_joined]
+        assert _files_under(tmp_path) == {"bin/argv-dump", "work/out.argv"}
+
+
+# ------------------------------------------------------------------------------------- through Hail Batch
+
+HAIL_READ_NAMES = [
+    "a b'; touch pwned #.fq",
+    "$(touch pwned).fq",
+    "`touch pwned`.fq",
+    "-rf *.fq",
+    "new\nline; touch pwned.fq",
+    "__RESOURCE_FILE__0 \"q\" \u00e9.fq",
+]
+
+
+@pytest.mark.slow
+def test_through_hail_local_backend_each_read_is_one_argument_and_nothing_runs(tmp_path, monkeypatch):
+    import hailtop.batch as hb
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    argv_dump = _write_argv_dump(tmp_path / "bin")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    read_paths = []
+    for index, name in enumerate(HAIL_READ_NAMES):
+        read_paths.append(data_dir / f"{index} {name}")
+        read_paths[-1].write_text("ACGT\n")
+    group_id = "CPG1 $(touch pwned) __RESOURCE_FILE__0"
+    # One job: LocalBackend copies each written output with a fresh Python process (about 1.5 s each).
+    batch = hb.Batch(backend=hb.LocalBackend(tmp_dir=str(tmp_path / "scratch")))
+    job = batch.new_job(name="argv")
+    reads = [batch.read_input(str(path)) for path in read_paths]
+    context = CommandContext(reads=reads, outputs={"report": job.ofile}, group={"id": group_id})
+    template = (
+        f"{argv_dump} {{{{ reads }}}} --bai {{{{ reads[0] ~ '.bai' }}}} --id {{{{ group.id }}}} "
+        "> {{ outputs.report }}"
+    )
+    job.command(render_command(template, context))
+    report = tmp_path / "report.argv"
+    batch.write_output(job.ofile, str(report))
+
+    batch.run(delete_scratch_on_exit=False)  # kept, to check that every argument is a real localised file
+
+    argv = _dumped_argv(report)
+    localised, tail = argv[: len(read_paths)], argv[len(read_paths) :]
+    assert [os.path.basename(argument) for argument in localised] == [path.name for path in read_paths]
+    assert all(argument.startswith(f"{tmp_path}/scratch/") for argument in localised)
+    assert all(Path(argument).read_text() == "ACGT\n" for argument in localised)
+    assert tail == ["--bai", localised[0] + ".bai", "--id", group_id]
+    assert not [path for path in tmp_path.rglob("*") if path.name.startswith("pwned")]
+
+
+# ----------------------------------------------------------------------------------------------- units
+
+
+def _context(**overrides) -> CommandContext:
+    values = {
+        "reads": ["/in/R1 x.fq", "/in/R2.fq"],
+        "outputs": {"report": "/out/CPG1.html"},
+        "group": {"id": "CPG1", "sample": "S-1", "empty": None, "lanes": [1, 2], "meta": {"kit": "a b"}},
+        "params": {"max_reads": 10, "flag": True},
+        "resources": {"cpu": 2, "memory": "4Gi", "storage": "10Gi"},
+    }
+    values.update(overrides)
+    return CommandContext(**values)
+
+
+def test_literal_template_text_is_untouched_and_values_are_quoted():
+    command = render_command(
+        "tool {{ reads[0] }} --n {{ params.max_reads }} -t {{ resources.cpu }}"
+        " | gzip -c > {{ outputs.report }} 2>&1\n",
+        _context(),
+    )
+    assert command == "tool '/in/R1 x.fq' --n 10 -t 2 | gzip -c > /out/CPG1.html 2>&1\n"
+
+
+def test_item_and_attribute_syntax_reach_the_same_slot():
+    assert render_command("{{ outputs['report'] }} {{ group['sample'] }}", _context()) == "/out/CPG1.html S-1"
+    assert render_command("{{ group.meta.kit }} {{ group.meta['kit'] }}", _context()) == "'a b' 'a b'"
+
+
+def test_a_list_renders_as_its_items_each_quoted():
+    assert render_command("x {{ reads }} {{ group.lanes }}", _context()) == "x '/in/R1 x.fq' /in/R2.fq 1 2"
+    assert render_command("x {{ reads }}.", _context(reads=[])) == "x ."
+
+
+def test_join_quotes_each_item_and_returns_shell_words():
+    assert render_command("{{ reads | join(' ') }}", _context()) == "'/in/R1 x.fq' /in/R2.fq"
+    assert render_command("{{ reads | join(',') }}", _context()) == "'/in/R1 x.fq',/in/R2.fq"
+    assert render_command("{{ reads | join(';\n') }}", _context()) == "'/in/R1 x.fq'';\n'/in/R2.fq"
+    assert render_command("{{ reads | join }}", _context()) == "'/in/R1 x.fq'/in/R2.fq"
+
+
+def test_a_value_marked_safe_in_the_template_is_still_quoted():
+    # `safe` and `tojson` exist in Jinja, but they mark HTML safety; nothing bypasses shell quoting.
+    assert render_command("{{ group.meta.kit | safe }}", _context()) == "'a b'"
+    assert render_command("{{ group.meta.kit | string }}", _context()) == "'a b'"
+    assert render_command("{{ group.meta.kit | tojson }}", _context()) == "'\"a b\"'"
+    assert isinstance(ShellWords("x"), str)
+
+
+def test_unknown_slot_names_the_slot_the_template_and_the_group():
+    with pytest.raises(RenderError) as caught:
+        render_command("fastqe {{ reads[0] }}\n  > {{ outputs.reprot }}", _context())
+    error = caught.value
+    assert error.message == (
+        "command template, line 2, group CPG1: unknown slot outputs.reprot (known: report)"
+    )
+    assert isinstance(error, ToolkitError) and error.exit_code == EXIT_SPEC == 2
+    assert (error.template_name, error.group_id, error.lineno) == ("command", "CPG1", 2)
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{ sample }}", "'sample' is undefined (the slots are: reads, outputs, group, params, resources)"),
+        ("{{ group.nope }}", "unknown slot group.nope (known: empty, id, lanes, meta, sample)"),
+        ("{{ group.keys }}", "unknown slot group.keys"),
+        ("{{ params['max-reads'] }}", "unknown slot params['max-reads']"),
+        ("{{ reads[2] }}", "reads[2] does not exist: it has 2 entries"),
+        ("{{ group.empty }}", "group.empty has no value (null) for this group"),
+        ("{{ group }}", "<group> is a set of named values"),
+        ("{% if %}", "Expected an expression"),
+        ("{{ 1 / 0 }}", "ZeroDivisionError"),
+    ],
+)
+def test_template_problems_are_render_errors_with_clear_messages(template, expected):
+    with pytest.raises(RenderError) as caught:
+        render_command(template, _context())
+    assert expected in caught.value.message
+    assert "\n" not in caught.value.render()
+
+
+def test_a_null_field_can_be_tested_or_defaulted():
+    assert render_command("{{ group.empty | default('none') }}", _context()) == "none"
+    assert render_command("{% if group.empty is defined %}x{% else %}y{% endif %}", _context()) == "y"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ reads.__class__ }}",
+        "{{ reads.__class__.__mro__[1].__subclasses__() }}",
+        "{{ group.__class__ }}",
+        "{{ group._values }}",
+        "{{ ''.__class__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ params.__init__.__globals__ }}",
+        "{% set x = [1].append(2) %}",
+    ],
+)
+def test_the_sandbox_blocks_escapes(template):
+    with pytest.raises(RenderError) as caught:
+        render_command(template, _context())
+    assert "not allowed in a jobspec template" in caught.value.message
+
+
+def test_internal_attributes_are_not_reachable_by_item_either():
+    with pytest.raises(RenderError, match="unknown slot group._values"):
+        render_command("{{ group['_values'] }}", _context())
+
+
+def test_nul_in_a_value_is_refused():
+    with pytest.raises(RenderError, match="NUL"):
+        render_command("x {{ group.id }}", _context(group={"id": "a\x00b"}))
+
+
+def test_hail_placeholders_of_this_context_stay_bare_for_hail_to_substitute():
+    context = _context(reads=["__RESOURCE_FILE__7", "/in/R2 x.fq"], outputs={"report": "__RESOURCE_FILE__8"})
+    command = render_command("t {{ reads }} {{ reads[0] ~ ' .bai' }} > {{ outputs.report }}", context)
+    assert command == "t __RESOURCE_FILE__7 '/in/R2 x.fq' __RESOURCE_FILE__7' .bai' > __RESOURCE_FILE__8"
+
+
+def test_placeholder_shaped_metadata_is_hidden_from_hail_even_when_it_names_a_read_of_this_job():
+    context = _context(reads=["__RESOURCE_FILE__7"], group={"id": "__RESOURCE_FILE__7 __JOB__1"})
+    assert render_command("t --id {{ group.id }}", context) == "t --id '__''RESOURCE_FILE__7 __''JOB__1'"
+    context = _context(reads=["__RESOURCE_FILE__7"], group={"id": "__RESOURCE_FILE__7"})
+    assert render_command("t --id {{ group.id }}", context) == "t --id __''RESOURCE_FILE__7"
+
+
+def test_a_hail_file_changed_by_a_filter_is_refused():
+    with pytest.raises(RenderError, match="changed by a filter"):
+        render_command("t {{ reads[0] | upper }}", _context(reads=["__RESOURCE_FILE__7"]))
+
+
+def test_a_placeholder_hail_would_still_see_is_refused():
+    with pytest.raises(RenderError, match="'__JOB__3', which Hail Batch would replace"):
+        render_command("t __JOB__3", _context())
+    with pytest.raises(RenderError, match="'__RESOURCE_FILE__71'"):
+        render_command("t {{ reads[0] }}{{ 1 }}", _context(reads=["__RESOURCE_FILE__7"]))
+
+
+def test_text_templates_are_not_quoted_but_are_strict():
+    assert render_text("{{ group.meta.kit }}-{{ reads }}", _context(), name="register.report.meta.kit") == (
+        "a b-/in/R1 x.fq /in/R2.fq"
+    )
+    expected = "register.report.meta.x template, line 1, group CPG1: unknown slot"
+    with pytest.raises(RenderError, match=expected):
+        render_text("{{ group.x }}", _context(), name="register.report.meta.x")
+
+
+def test_output_path_renders_relative_paths():
+    name = "outputs.report.path"
+    assert render_output_path("fastqe/{{ group.id }}.html", _context(), name=name) == "fastqe/CPG1.html"
+    assert render_output_path("{{ group.id }}:{{ group.sample }} x", _context(), name=name) == "CPG1:S-1 x"
+
+
+@pytest.mark.parametrize(
+    ("group_id", "expected"),
+    [
+        ("../../etc", "'.' or '..' segments"),
+        ("a/../../b", "'.' or '..' segments"),
+        ("./a", "'.' or '..' segments"),
+        ("/etc/passwd", "empty segment"),
+        ("a\nb", "control character"),
+        ("a\x00b", "NUL"),
+        ("", "empty segment"),
+    ],
+)
+def test_output_path_escapes_are_refused(group_id, expected):
+    with pytest.raises(RenderError) as caught:
+        render_output_path("r/{{ group.id }}/r", _context(group={"id": group_id}), name="outputs.r.path")
+    assert expected in caught.value.message
+    assert caught.value.message.startswith("outputs.r.path template, ")
+    assert f"group {group_id!r}" in caught.value.message or f"group {group_id}:" in caught.value.message
+
+
+@pytest.mark.parametrize("template", ["/a/{{ group.id }}", "gs://b/{{ group.id }}", "{{ group.id }}/", ".."])
+def test_output_path_must_stay_under_its_root(template):
+    with pytest.raises(RenderError):
+        render_output_path(template, _context(), name="outputs.report.path")

@@ -1,0 +1,89 @@
+"""Group extraction on real Metamist answers (from the golden recordings) and on odd metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from toolkit.errors import MetadataError
+from toolkit.query.groups import extract_groups
+from toolkit.spec.models import InputsSection
+
+GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "metamist-golden" / "graphql.json"
+
+
+def fastqe_inputs(**overrides) -> InputsSection:
+    base = {
+        "query": "query { x }",
+        "groups": "project.sequencingGroups",
+        "id": "id",
+        "reads": {"path": "assays[].meta.reads[]", "location": "location", "size": "size"},
+        "fields": {"sample": "sample.externalId", "sequencing_type": "type"},
+        "expect": {"reads": 2, "on_mismatch": "skip"},
+    }
+    base.update(overrides)
+    return InputsSection.model_validate(base)
+
+
+def golden_answer(name: str) -> dict:
+    for exchange in json.loads(GOLDEN.read_text()):
+        if exchange["name"] == name:
+            return exchange["response"]["data"]
+    raise KeyError(name)
+
+
+@pytest.mark.skipif(not GOLDEN.exists(), reason="shared/metamist-golden is not beside the repository")
+def test_full_project_answer_gives_one_group_per_sequencing_group_with_read_problems_explained():
+    data = golden_answer("project_full_sequencing_groups")
+    groups = extract_groups(fastqe_inputs(), data)
+    by_id = {g.id: g for g in groups.groups}
+    rejected = {r.group_id: r.reason for r in groups.rejections}
+    # SBX002 has two lanes (4 files) and SBX003 a CRAM without reads: both do not fit "exactly 2 reads".
+    assert "expected 2 reads" in rejected["CPGLCL33"] and "found 4" in rejected["CPGLCL33"]
+    assert "found 0" in rejected["CPGLCL41"]
+    assert set(by_id) | set(rejected) >= {"CPGLCL17", "CPGLCL25", "CPGLCL33", "CPGLCL41", "CPGLCL58"}
+    hostile = by_id["CPGLCL58"]
+    assert len(hostile.reads) == 2
+    assert any("'" in read.location for read in hostile.reads)  # names with quotes arrive unchanged
+    assert all(read.size and read.size > 2**31 for read in by_id["CPGLCL17"].reads)
+    assert by_id["CPGLCL17"].fields == {"sample": "SBX001", "sequencing_type": "genome"}
+
+
+def test_range_expectation_and_fail_policy_mark_rejections_fatal():
+    data = {"project": {"sequencingGroups": [{"id": "CPGLCL17", "assays": [{"meta": {"reads": []}}]}]}}
+    groups = extract_groups(fastqe_inputs(expect={"reads": {"min": 1, "max": 4}, "on_mismatch": "fail"}), data)
+    assert groups.groups == ()
+    assert groups.fatal_rejections[0].reason.startswith("expected 1-4 reads")
+
+
+def test_odd_metadata_is_normalised_or_explained():
+    data = {
+        "project": {
+            "sequencingGroups": [
+                # a single read stored as an object, size as a string
+                {"id": "A", "assays": [{"meta": {"reads": {"location": "gs://b/a.fq", "size": "12"}}}]},
+                # a read without a location
+                {"id": "B", "assays": [{"meta": {"reads": [{"basename": "x.fq"}]}}]},
+                # listed twice (reached through two paths): processed once
+                {"id": "A", "assays": []},
+                # no id at all
+                {"assays": []},
+                # assays null
+                {"id": "C", "assays": None},
+            ]
+        }
+    }
+    groups = extract_groups(fastqe_inputs(expect={"reads": None}), data)
+    assert [g.id for g in groups.groups] == ["A", "C"]
+    assert groups.groups[0].reads[0].location == "gs://b/a.fq" and groups.groups[0].reads[0].size == 12
+    assert groups.groups[1].reads == () and groups.groups[1].total_read_bytes == 0
+    reasons = {r.group_id: r.reason for r in groups.rejections}
+    assert "read 1 has no location" in reasons["B"]
+    assert "no usable id" in reasons["#4"]
+
+
+def test_groups_expression_that_finds_nothing_is_a_metadata_error():
+    with pytest.raises(MetadataError, match="found nothing"):
+        extract_groups(fastqe_inputs(groups="sequencingGroups"), {"project": {"sequencingGroups": []}})

@@ -1,0 +1,67 @@
+"""Command-line entry point: ``toolkit VERB ...``.
+
+One module per verb (planemo's layout). Each verb module is light at import time: it only declares its
+arguments in ``add_arguments`` and imports what it needs (hail, docker, the server stack...) inside ``run``,
+so ``toolkit --help`` and ``toolkit validate`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from toolkit import __version__
+from toolkit.errors import EXIT_INTERRUPTED, ToolkitError
+
+# verb -> (module, one-line help). Order is the order shown in --help: the pipeline's order.
+VERBS: dict[str, tuple[str, str]] = {
+    "validate": ("toolkit.cli.validate", "check a jobspec offline (YAML, schema, templates, GraphQL query)"),
+    "plan": ("toolkit.cli.plan", "show every job a run would submit, without running or writing anything"),
+    "run": ("toolkit.cli.run", "query Metamist, run one job per sequencing group, register the outputs"),
+    "outputs": ("toolkit.cli.outputs", "list the Analyses a jobspec registered, with their display URLs"),
+    "build": ("toolkit.cli.build", "build the jobspec's Docker image"),
+    "test": ("toolkit.cli.test", "run the jobspec's tests inside its image (or on the host)"),
+    "publish": ("toolkit.cli.publish", "test, then push the jobspec's image to the registry and lock its digest"),
+    "metadata": ("toolkit.cli.metadata", "the embedded Metamist-compatible metadata server: load, serve"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="toolkit",
+        description="Run a tool on every sequencing group of a Metamist project, from a YAML jobspec.",
+    )
+    parser.add_argument("--version", action="version", version=f"toolkit {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    for verb, (module_name, help_text) in VERBS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue  # verb not built yet in this checkout
+        verb_parser = sub.add_parser(verb, help=help_text, description=help_text)
+        module.add_arguments(verb_parser)
+        verb_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args._run(args)
+    except ToolkitError as error:
+        print(error.render(), file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

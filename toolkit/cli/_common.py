@@ -1,0 +1,71 @@
+"""Arguments and output helpers shared by the verbs that run the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", metavar="SPEC", help="the jobspec YAML file")
+    parser.add_argument(
+        "--project", help="Metamist project (default: from the cpg-utils config; embedded default: sandbox-test)"
+    )
+    parser.add_argument(
+        "--sgids", nargs="+", metavar="SGID", help="only these sequencing groups (space- or comma-separated)"
+    )
+    parser.add_argument(
+        "--param", action="append", metavar="NAME=VALUE", help="set a parameter declared in the spec's params"
+    )
+    parser.add_argument(
+        "--execution",
+        choices=("auto", "container", "host"),
+        default="auto",
+        help="local runs: in the spec's image (needs a Docker Engine), on the host, or auto (image if possible)",
+    )
+
+
+def emit_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+class Reporter:
+    """Progress and summary lines: rich on a terminal, plain lines otherwise (logs, CI, pipes)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.rich = self.stream.isatty()
+        self._console = None
+        if self.rich:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream, highlight=False)
+
+    def line(self, message: str, style: str | None = None) -> None:
+        if self._console is not None:
+            self._console.print(message, style=style, markup=False)
+        else:
+            print(message, file=self.stream, flush=True)
+
+    def step(self, message: str) -> None:
+        self.line(f"- {message}", style="cyan")
+
+    def warn(self, message: str) -> None:
+        self.line(f"warning: {message}", style="yellow")
+
+    def fail(self, message: str) -> None:
+        self.line(f"failed: {message}", style="red")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], stream=None) -> None:
+    """A plain, aligned text table (stable output for users' scripts and for tests)."""
+    stream = stream or sys.stdout
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for index, row in enumerate(cells):
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip(), file=stream)
+        if index == 0:
+            print("  ".join("-" * w for w in widths), file=stream)

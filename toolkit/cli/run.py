@@ -1,0 +1,99 @@
+"""``toolkit run SPEC``: query, plan, run one job per group, register what succeeded, summarise."""
+
+from __future__ import annotations
+
+import argparse
+
+from toolkit.cli._common import Reporter, add_selection_arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_selection_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from toolkit.backend import check_host_tool, run_local, run_service
+    from toolkit.errors import JobsFailed, MetadataError
+    from toolkit.pipeline import parse_params, prepare_plan
+    from toolkit.plan.model import Action
+    from toolkit.query import select_sgids
+    from toolkit.registration import register_jobs
+    from toolkit.settings import open_settings
+    from toolkit.spec import load_spec
+
+    reporter = Reporter()
+    loaded = load_spec(args.spec)
+    spec = loaded.model
+    params = parse_params(spec, args.param)
+    sgids = select_sgids(args.sgids)
+
+    with open_settings(args.project) as settings:
+        if settings.embedded:
+            reporter.step(f"embedded metadata server at {settings.metamist_url} (store under {settings.home})")
+        prepared = prepare_plan(
+            loaded, settings, sgids=sgids, params=params, execution=args.execution, probe_version=True,
+            progress=reporter.step,
+        )
+        plan = prepared.plan
+        reporter.step(f"jobs run {prepared.execution_reason}")
+        for rejection in plan.skipped:
+            (reporter.fail if rejection.fatal else reporter.warn)(f"{rejection.group_id}: {rejection.reason}")
+        fatal = [r for r in plan.skipped if r.fatal]
+        if fatal:
+            raise MetadataError(
+                f"{len(fatal)} group(s) do not match the spec's expectations and inputs.expect.on_mismatch is "
+                "`fail`: nothing was submitted"
+            )
+        for job in plan.jobs_with(Action.DONE):
+            reporter.line(f"{job.group.id}: already done: {job.reason}")
+
+        to_run = plan.jobs_with(Action.RUN)
+        if to_run and plan.execution == "host":
+            check_host_tool(spec)
+
+        register_only = plan.jobs_with(Action.REGISTER)
+        for job in register_only:
+            reporter.line(f"{job.group.id}: {job.reason}")
+
+        result = None
+        if to_run:
+            reporter.step(f"submitting {len(to_run)} job(s)")
+
+            def progress(group_id: str, done: int, total: int) -> None:
+                reporter.line(f"[{done}/{total}] {group_id} finished")
+
+            if plan.execution == "service":
+                result = run_service(spec, plan)
+            else:
+                result = run_local(spec, plan, report=progress)
+            for group_id in result.failed:
+                reporter.fail(f"{group_id}: {result.outcomes[group_id].detail}")
+
+        succeeded = [job for job in to_run if result and result.outcomes[job.group.id].succeeded]
+        report = register_jobs(plan, succeeded + register_only)
+        for registered in report.registered:
+            if registered.created:
+                reporter.line(f"{registered.group_id}: registered {registered.output} as Analysis {registered.analysis_id}")
+            else:
+                reporter.line(
+                    f"{registered.group_id}: {registered.output} was registered meanwhile "
+                    f"(Analysis {registered.analysis_id}); not registering again"
+                )
+        for group_id, output, message in report.failed:
+            reporter.fail(f"{group_id}: could not register {output}: {message}")
+
+    failed = result.failed if result else []
+    done = plan.jobs_with(Action.DONE)
+    reporter.line(
+        f"summary: {len(succeeded)} succeeded, {len(failed)} failed, {len(plan.skipped)} skipped, "
+        f"{len(done)} already done, {len(register_only)} registered from an earlier run; "
+        f"{len(report.created)} Analyses created"
+    )
+    if failed or report.failed:
+        problems = []
+        if failed:
+            problems.append(f"{len(failed)} job(s) failed: {', '.join(failed)}")
+        if report.failed:
+            problems.append(f"{len(report.failed)} registration(s) failed (rerun to register them; outputs are kept)")
+        raise JobsFailed("; ".join(problems))
+    return 0

@@ -1,0 +1,91 @@
+"""The toolkit's exception hierarchy and exit codes.
+
+Every error a user can cause or meet derives from :class:`ToolkitError`. The CLI catches it, prints its
+message (never a traceback) and exits with its ``exit_code``. Distinct codes let scripts tell a broken spec
+from a failed job from an unreachable server::
+
+    ToolkitError                    1  generic failure
+    ├── UsageError                  2  bad command-line arguments
+    ├── SpecError                   2  the jobspec is invalid (carries every diagnostic, with positions)
+    ├── MetadataError               3  Metamist answered with an error, or its data does not fit the spec
+    │   └── MetadataUnreachable     3  no answer from Metamist at all
+    ├── DataLoadError               3  a dataset / sample sheet given to ``toolkit metadata load`` is invalid
+    ├── EnvironmentProblem          4  something the run needs is missing here (a tool, the Docker Engine...)
+    ├── ImageError                  5  building, testing or publishing an image failed
+    └── JobsFailed                  6  the run finished, but at least one group's job failed
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_SPEC = 2
+EXIT_METADATA = 3
+EXIT_ENVIRONMENT = 4
+EXIT_IMAGE = 5
+EXIT_JOBS_FAILED = 6
+EXIT_INTERRUPTED = 130
+
+
+class ToolkitError(Exception):
+    """Base class of every error the toolkit reports to a user."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str = "", *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def render(self) -> str:
+        """The text shown to the user (may span several lines)."""
+        text = f"error: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class UsageError(ToolkitError):
+    exit_code = EXIT_USAGE
+
+
+class SpecError(ToolkitError):
+    """One or more problems in a jobspec. ``diagnostics`` holds them all, each with a position."""
+
+    exit_code = EXIT_SPEC
+
+    def __init__(self, diagnostics, *, source_name: str = ""):
+        self.diagnostics = list(diagnostics)
+        self.source_name = source_name
+        count = len(self.diagnostics)
+        super().__init__(f"{source_name}: {count} error{'s' if count != 1 else ''} in the jobspec")
+
+    def render(self) -> str:
+        from toolkit.spec.diagnostics import render_diagnostics
+
+        return render_diagnostics(self.diagnostics)
+
+
+class MetadataError(ToolkitError):
+    exit_code = EXIT_METADATA
+
+
+class MetadataUnreachable(MetadataError):
+    pass
+
+
+class DataLoadError(ToolkitError):
+    exit_code = EXIT_METADATA
+
+
+class EnvironmentProblem(ToolkitError):
+    exit_code = EXIT_ENVIRONMENT
+
+
+class ImageError(ToolkitError):
+    exit_code = EXIT_IMAGE
+
+
+class JobsFailed(ToolkitError):
+    exit_code = EXIT_JOBS_FAILED

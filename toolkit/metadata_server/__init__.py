@@ -1,0 +1,65 @@
+"""The embedded Metamist-compatible metadata server.
+
+Public surface (heavy imports - starlette, uvicorn, graphql-core - happen only when these are called)::
+
+    start_server(db_path=None, web_root=None, host="127.0.0.1", port=0, gcs_mirror=None) -> RunningServer
+    load_dataset(path, db_path=None) -> LoadSummary        # seed.json format or CSV sample sheet
+    load_demo(db_path=None) -> LoadSummary                 # the bundled sandbox-test project
+    ensure_demo_loaded(db_path) -> bool                    # load the demo when the store is empty
+    default_home() -> Path, default_db_path() -> Path
+
+Layout: ``store`` (SQLite), ``ids`` (Metamist ids with Luhn check digit), ``outputs`` (output-file inspection
+and rendering), ``service`` (access checks, analysis writes), ``graphql_api``, ``rest_api``, ``app``
+(Starlette), ``runner`` (uvicorn), ``dataset`` and ``loader`` (bulk loading), ``demo/`` (bundled data).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from toolkit.metadata_server._paths import default_db_path, default_home
+
+if TYPE_CHECKING:
+    from toolkit.metadata_server.loader import LoadSummary
+    from toolkit.metadata_server.runner import RunningServer
+
+__all__ = [
+    "start_server",
+    "load_dataset",
+    "load_demo",
+    "ensure_demo_loaded",
+    "default_home",
+    "default_db_path",
+    "DEMO_PROJECT",
+]
+
+DEMO_PROJECT = "sandbox-test"
+
+
+def start_server(db_path: Path | None = None, web_root: Path | None = None, host: str = "127.0.0.1",
+                 port: int = 0, gcs_mirror: Path | None = None) -> RunningServer:
+    """Start the server in a background thread; ``port=0`` picks a free port (see ``RunningServer.url``)."""
+    from toolkit.metadata_server.runner import start_server as _start
+
+    return _start(db_path=db_path, web_root=web_root, host=host, port=port, gcs_mirror=gcs_mirror)
+
+
+def load_dataset(path, db_path: Path | None = None) -> LoadSummary:
+    """Load a seed.json-format dataset (``.json``) or a CSV sample sheet (``.csv``) in one transaction."""
+    from toolkit.metadata_server.loader import load_dataset as _load
+
+    return _load(Path(path), db_path)
+
+
+def load_demo(db_path: Path | None = None) -> LoadSummary:
+    from toolkit.metadata_server.loader import load_demo as _load_demo
+
+    return _load_demo(db_path)
+
+
+def ensure_demo_loaded(db_path: Path | None = None) -> bool:
+    """Load the bundled demo when the store holds no project yet; True when it loaded it."""
+    from toolkit.metadata_server.loader import ensure_demo_loaded as _ensure
+
+    return _ensure(db_path)

@@ -1,0 +1,103 @@
+"""Running the server: in a background thread (toolkit, tests) or in the foreground (``toolkit metadata serve``)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from toolkit.errors import EnvironmentProblem
+from toolkit.metadata_server._paths import default_db_path
+from toolkit.metadata_server.app import create_app
+from toolkit.metadata_server.ids import DEFAULT_CODEC, IdCodec
+from toolkit.metadata_server.outputs import ObjectInspector
+from toolkit.metadata_server.service import Service
+from toolkit.metadata_server.store import Store
+
+
+class RunningServer:
+    """A server running in a background thread. ``url`` has no trailing slash; ``stop()`` is idempotent."""
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, url: str, store: Store,
+                 db_path: Path, web_root: Path | None):
+        self._server = server
+        self._thread = thread
+        self.url = url
+        self.web_url = url + "/web"
+        self.store = store
+        self.db_path = db_path
+        self.web_root = web_root
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._thread.is_alive():
+            self._server.should_exit = True
+            self._thread.join(timeout)
+        self.store.close()
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"RunningServer(url={self.url!r}, db_path={str(self.db_path)!r})"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise EnvironmentProblem(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(128)
+    return sock
+
+
+def build(db_path: Path | None, web_root: Path | None, host: str, port: int, gcs_mirror: Path | None,
+          codec: IdCodec = DEFAULT_CODEC):
+    db_path = Path(db_path) if db_path else default_db_path()
+    sock = _bind(host, port)
+    actual_port = sock.getsockname()[1]
+    url_host = f"[{host}]" if ":" in host else host
+    url = f"http://{url_host}:{actual_port}"
+    prefixes = (f"{url}/web/", f"http://localhost:{actual_port}/web/", f"http://127.0.0.1:{actual_port}/web/")
+    web_root = Path(web_root).resolve() if web_root else None
+    inspector = ObjectInspector(web_root=web_root, web_url_prefixes=prefixes,
+                                gcs_mirror=Path(gcs_mirror) if gcs_mirror else None)
+    store = Store(db_path)
+    service = Service(store, codec=codec, inspector=inspector)
+    app = create_app(service, web_root)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    return uvicorn.Server(config), sock, url, store, db_path, web_root
+
+
+def start_server(db_path: Path | None = None, web_root: Path | None = None, host: str = "127.0.0.1",
+                 port: int = 0, gcs_mirror: Path | None = None, codec: IdCodec = DEFAULT_CODEC) -> RunningServer:
+    server, sock, url, store, db_path, web_root = build(db_path, web_root, host, port, gcs_mirror, codec)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="metadata-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise EnvironmentProblem(f"the embedded metadata server did not start on {url}")
+        time.sleep(0.01)
+    return RunningServer(server, thread, url, store, db_path, web_root)
+
+
+def serve_forever(db_path: Path | None, web_root: Path | None, host: str, port: int,
+                  gcs_mirror: Path | None = None, on_ready=None) -> None:
+    """Foreground server; Ctrl-C (SIGINT) or SIGTERM stops it cleanly through uvicorn's own handlers."""
+    server, sock, url, store, _db, _web = build(db_path, web_root, host, port, gcs_mirror)
+    if on_ready:
+        on_ready(url)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        store.close()

@@ -1,0 +1,563 @@
+"""SQLite storage of the embedded metadata server.
+
+One file in WAL mode, one connection per thread. Every write runs in ``BEGIN IMMEDIATE`` so concurrent writers
+queue on SQLite's lock instead of failing half-way. Reads return plain dicts; JSON columns (``meta``,
+``external_ids``) are stored as text and parsed with key order preserved, because Metamist returns meta exactly
+as stored.
+
+Ids are allocated from the ``counter`` table rather than SQLite's rowid so that the embedded server can use up
+an id the way Metamist's MariaDB auto-increment does on a failed insert (see ``consume_analysis_id``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS project (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, dataset TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS project_member (
+    project_id INTEGER NOT NULL REFERENCES project(id), member TEXT NOT NULL, role TEXT NOT NULL,
+    PRIMARY KEY (project_id, member, role)
+);
+CREATE TABLE IF NOT EXISTS participant (
+    id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES project(id),
+    external_id TEXT, external_ids TEXT NOT NULL, meta TEXT NOT NULL,
+    reported_sex INTEGER, reported_gender TEXT, karyotype TEXT
+);
+CREATE INDEX IF NOT EXISTS participant_project ON participant(project_id, external_id);
+CREATE TABLE IF NOT EXISTS sample (
+    id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES project(id),
+    participant_id INTEGER REFERENCES participant(id),
+    external_id TEXT, external_ids TEXT NOT NULL, type TEXT, meta TEXT NOT NULL, active INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sample_project ON sample(project_id, external_id);
+CREATE INDEX IF NOT EXISTS sample_participant ON sample(participant_id);
+CREATE TABLE IF NOT EXISTS sequencing_group (
+    id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES project(id),
+    sample_id INTEGER NOT NULL REFERENCES sample(id),
+    type TEXT NOT NULL, technology TEXT NOT NULL, platform TEXT NOT NULL, meta TEXT NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS sequencing_group_project ON sequencing_group(project_id);
+CREATE INDEX IF NOT EXISTS sequencing_group_sample ON sequencing_group(sample_id);
+CREATE TABLE IF NOT EXISTS assay (
+    id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES project(id),
+    sample_id INTEGER NOT NULL REFERENCES sample(id),
+    sequencing_group_id INTEGER REFERENCES sequencing_group(id),
+    type TEXT NOT NULL, external_ids TEXT NOT NULL, meta TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assay_sequencing_group ON assay(sequencing_group_id);
+CREATE TABLE IF NOT EXISTS analysis (
+    id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES project(id),
+    type TEXT NOT NULL, status TEXT NOT NULL, meta TEXT NOT NULL, active INTEGER NOT NULL,
+    author TEXT, timestamp_completed TEXT
+);
+CREATE INDEX IF NOT EXISTS analysis_project ON analysis(project_id);
+CREATE TABLE IF NOT EXISTS analysis_sequencing_group (
+    analysis_id INTEGER NOT NULL REFERENCES analysis(id),
+    sequencing_group_id INTEGER NOT NULL REFERENCES sequencing_group(id),
+    PRIMARY KEY (analysis_id, sequencing_group_id)
+);
+CREATE INDEX IF NOT EXISTS analysis_sg_by_sg ON analysis_sequencing_group(sequencing_group_id);
+CREATE TABLE IF NOT EXISTS output_file (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, basename TEXT NOT NULL, dirname TEXT NOT NULL,
+    nameroot TEXT NOT NULL, nameext TEXT NOT NULL, file_checksum TEXT, size INTEGER,
+    parent_id INTEGER REFERENCES output_file(id)
+);
+CREATE TABLE IF NOT EXISTS analysis_output (
+    analysis_id INTEGER NOT NULL REFERENCES analysis(id), seq INTEGER NOT NULL,
+    file_id INTEGER REFERENCES output_file(id), output TEXT, json_key TEXT, parent_seq INTEGER,
+    PRIMARY KEY (analysis_id, seq)
+);
+"""
+
+ROLES_READ = ("reader", "writer", "contributor")
+ROLES_WRITE = ("writer",)
+ALL_ROLES = ("reader", "contributor", "writer", "project_admin", "project_member_admin")
+
+
+class StoreError(Exception):
+    """Base of the errors the API layers translate to Metamist's error answers."""
+
+    kind = "ValueError"
+
+
+class BadRequest(StoreError):
+    kind = "ValueError"
+
+
+class NotFound(StoreError):
+    kind = "NotFoundError"
+
+
+class ProjectDoesNotExist(StoreError):
+    kind = "ProjectDoesNotExist"
+
+
+class NoProjectAccess(StoreError):
+    kind = "NoProjectAccess"
+
+
+class IntegrityFailure(StoreError):
+    kind = "IntegrityError"
+
+
+def now_timestamp() -> str:
+    """Metamist's timestamp format: seconds, no timezone."""
+    return datetime.now(timezone.utc).replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _placeholders(count: int) -> str:
+    return ",".join("?" * count)
+
+
+# SQLite refuses statements with too many parameters; batch lookups go in chunks.
+_CHUNK = 900
+
+
+def _chunks(values: list) -> Iterator[list]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+class Store:
+    """The server's data. Thread-safe: each thread gets its own SQLite connection."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._create_schema()
+
+    # -- connections -------------------------------------------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:  # closed from another thread already
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; ``BEGIN IMMEDIATE`` takes the write lock up front, so no upgrade deadlock."""
+        conn = self.connection()
+        if conn.in_transaction:  # nested use inside one transaction: join it
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def _create_schema(self) -> None:
+        conn = self.connection()
+        conn.executescript(_SCHEMA)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO settings(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def _query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
+        return self.connection().execute(sql, tuple(params)).fetchall()
+
+    @staticmethod
+    def next_id(conn: sqlite3.Connection, name: str) -> int:
+        row = conn.execute(
+            "INSERT INTO counter(name, value) VALUES (?, 1) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+            (name,),
+        ).fetchone()
+        return int(row[0])
+
+    # -- projects and roles ------------------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        return self._query("SELECT COUNT(*) FROM project")[0][0] == 0
+
+    def create_project(
+        self, name: str, dataset: str, *, members: dict[str, Iterable[str]] | None = None, conn=None
+    ) -> int:
+        with self.transaction() if conn is None else _joined(conn) as conn:
+            if conn.execute("SELECT 1 FROM project WHERE name = ?", (name,)).fetchone():
+                raise BadRequest(f"Project with name {name!r} already exists")
+            project_id = self.next_id(conn, "project")
+            conn.execute(
+                "INSERT INTO project(id, name, dataset, meta) VALUES (?, ?, ?, '{}')", (project_id, name, dataset)
+            )
+            for member, roles in (members or {}).items():
+                for role in roles:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO project_member(project_id, member, role) VALUES (?, ?, ?)",
+                        (project_id, member, role),
+                    )
+        return project_id
+
+    def set_project_members(self, project_id: int, members: list[tuple[str, list[str]]]) -> None:
+        with self.transaction() as conn:
+            for member, roles in members:
+                conn.execute("DELETE FROM project_member WHERE project_id = ? AND member = ?", (project_id, member))
+                for role in roles:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO project_member(project_id, member, role) VALUES (?, ?, ?)",
+                        (project_id, member, role),
+                    )
+
+    def projects_by_name(self, names: Iterable[str]) -> dict[str, dict]:
+        names = list(dict.fromkeys(names))
+        found: dict[str, dict] = {}
+        for chunk in _chunks(names):
+            for row in self._query(f"SELECT * FROM project WHERE name IN ({_placeholders(len(chunk))})", chunk):
+                found[row["name"]] = _project(row)
+        return found
+
+    def projects_by_id(self, ids: Iterable[int]) -> dict[int, dict]:
+        ids = list(set(ids))
+        found: dict[int, dict] = {}
+        for chunk in _chunks(ids):
+            for row in self._query(f"SELECT * FROM project WHERE id IN ({_placeholders(len(chunk))})", chunk):
+                found[row["id"]] = _project(row)
+        return found
+
+    def roles(self, user: str) -> dict[int, set[str]]:
+        result: dict[int, set[str]] = {}
+        for row in self._query("SELECT project_id, role FROM project_member WHERE member = ?", (user,)):
+            result.setdefault(row["project_id"], set()).add(row["role"])
+        return result
+
+    def readable_projects(self, user: str) -> list[dict]:
+        rows = self._query(
+            "SELECT * FROM project WHERE id IN (SELECT project_id FROM project_member WHERE member = ? AND role IN "
+            f"({_placeholders(len(ROLES_READ))})) ORDER BY id",
+            (user, *ROLES_READ),
+        )
+        return [_project(row) for row in rows]
+
+    # -- participants, samples, sequencing groups, assays ---------------------------------------------------
+
+    def insert_participant(self, conn, project_id: int, external_ids: dict, meta: dict | None,
+                           reported_sex=None, reported_gender=None, karyotype=None) -> int:
+        participant_id = self.next_id(conn, "participant")
+        conn.execute(
+            "INSERT INTO participant(id, project_id, external_id, external_ids, meta, reported_sex, reported_gender,"
+            " karyotype) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (participant_id, project_id, (external_ids or {}).get(""), _dumps(external_ids or {}),
+             _dumps(meta or {}), reported_sex, reported_gender, karyotype),
+        )
+        return participant_id
+
+    def insert_sample(self, conn, project_id: int, participant_id: int | None, external_ids: dict,
+                      sample_type: str | None, meta: dict | None) -> int:
+        sample_id = self.next_id(conn, "sample")
+        conn.execute(
+            "INSERT INTO sample(id, project_id, participant_id, external_id, external_ids, type, meta, active)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+            (sample_id, project_id, participant_id, (external_ids or {}).get(""), _dumps(external_ids or {}),
+             sample_type, _dumps(meta or {})),
+        )
+        return sample_id
+
+    def insert_sequencing_group(self, conn, project_id: int, sample_id: int, sg_type: str, technology: str,
+                                platform: str, meta: dict | None) -> int:
+        sg_id = self.next_id(conn, "sequencing_group")
+        conn.execute(
+            "INSERT INTO sequencing_group(id, project_id, sample_id, type, technology, platform, meta, archived)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+            (sg_id, project_id, sample_id, sg_type, technology, platform, _dumps(meta or {})),
+        )
+        return sg_id
+
+    def insert_assay(self, conn, project_id: int, sample_id: int, sg_id: int | None, assay_type: str,
+                     external_ids: dict | None, meta: dict | None) -> int:
+        assay_id = self.next_id(conn, "assay")
+        conn.execute(
+            "INSERT INTO assay(id, project_id, sample_id, sequencing_group_id, type, external_ids, meta)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (assay_id, project_id, sample_id, sg_id, assay_type, _dumps(external_ids or {}), _dumps(meta or {})),
+        )
+        return assay_id
+
+    def archive_sequencing_groups(self, sg_ids: list[int]) -> None:
+        with self.transaction() as conn:
+            for chunk in _chunks(sg_ids):
+                conn.execute(
+                    f"UPDATE sequencing_group SET archived = 1 WHERE id IN ({_placeholders(len(chunk))})", chunk
+                )
+
+    def existing_external_ids(self, conn, table: str, project_id: int) -> set[str]:
+        assert table in ("participant", "sample")
+        rows = conn.execute(
+            f"SELECT external_id FROM {table} WHERE project_id = ? AND external_id IS NOT NULL", (project_id,)
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    def participants(self, *, project_ids: list[int] | None = None, ids: list[int] | None = None) -> list[dict]:
+        return [_participant(row) for row in self._select("participant", project_ids=project_ids, ids=ids)]
+
+    def samples(self, *, project_ids=None, ids=None, participant_ids=None) -> list[dict]:
+        return [
+            _sample(row)
+            for row in self._select("sample", project_ids=project_ids, ids=ids, participant_id=participant_ids)
+        ]
+
+    def sequencing_groups(self, *, project_ids=None, ids=None, sample_ids=None) -> list[dict]:
+        return [
+            _sequencing_group(row)
+            for row in self._select("sequencing_group", project_ids=project_ids, ids=ids, sample_id=sample_ids)
+        ]
+
+    def assays(self, *, sequencing_group_ids=None, ids=None, sample_ids=None) -> list[dict]:
+        return [
+            _assay(row)
+            for row in self._select(
+                "assay", ids=ids, sequencing_group_id=sequencing_group_ids, sample_id=sample_ids
+            )
+        ]
+
+    def _select(self, table: str, *, project_ids=None, ids=None, **column_values) -> list[sqlite3.Row]:
+        """Rows of ``table`` restricted by at most one id list (plus project), ordered by id."""
+        conditions: list[tuple[str, list]] = []
+        if project_ids is not None:
+            conditions.append(("project_id", list(project_ids)))
+        if ids is not None:
+            conditions.append(("id", list(ids)))
+        for column, values in column_values.items():
+            if values is not None:
+                conditions.append((column, list(values)))
+        if any(not values for _, values in conditions):
+            return []
+        # The longest list is chunked; the others (at most a few project ids) go in whole.
+        conditions.sort(key=lambda item: len(item[1]))
+        *fixed, (chunked_column, chunked_values) = conditions or [("", [])]
+        fixed_sql = "".join(f" AND {column} IN ({_placeholders(len(values))})" for column, values in fixed)
+        fixed_params = [value for _, values in fixed for value in values]
+        if not chunked_column:
+            return self._query(f"SELECT * FROM {table} ORDER BY id")
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(sorted(set(chunked_values))):
+            rows.extend(
+                self._query(
+                    f"SELECT * FROM {table} WHERE {chunked_column} IN ({_placeholders(len(chunk))}){fixed_sql}",
+                    [*chunk, *fixed_params],
+                )
+            )
+        rows.sort(key=lambda row: row["id"])
+        return rows
+
+    # -- analyses ----------------------------------------------------------------------------------------
+
+    def existing_sequencing_group_ids(self, conn, ids: Iterable[int]) -> set[int]:
+        ids = list(set(ids))
+        found: set[int] = set()
+        for chunk in _chunks(ids):
+            rows = conn.execute(
+                f"SELECT id FROM sequencing_group WHERE id IN ({_placeholders(len(chunk))})", chunk
+            ).fetchall()
+            found.update(row[0] for row in rows)
+        return found
+
+    def consume_analysis_id(self) -> int:
+        """Use up an analysis id without a row, as MariaDB does when an insert fails on a foreign key."""
+        with self.transaction() as conn:
+            return self.next_id(conn, "analysis")
+
+    def insert_analysis(self, conn, project_id: int, analysis_type: str, status: str, meta: dict | None,
+                        active: bool, author: str | None, timestamp_completed: str | None,
+                        sequencing_group_ids: list[int]) -> int:
+        analysis_id = self.next_id(conn, "analysis")
+        conn.execute(
+            "INSERT INTO analysis(id, project_id, type, status, meta, active, author, timestamp_completed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (analysis_id, project_id, analysis_type, status, _dumps(meta or {}), int(active), author,
+             timestamp_completed),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO analysis_sequencing_group(analysis_id, sequencing_group_id) VALUES (?, ?)",
+            [(analysis_id, sg_id) for sg_id in sequencing_group_ids],
+        )
+        return analysis_id
+
+    def replace_analysis_outputs(self, conn, analysis_id: int, entries: list[dict]) -> None:
+        """Store the analysis's outputs; ``entries`` come from :mod:`outputs` (existing files carry ``file``)."""
+        conn.execute("DELETE FROM analysis_output WHERE analysis_id = ?", (analysis_id,))
+        file_ids: dict[int, int] = {}
+        for seq, entry in enumerate(entries):
+            file_id = None
+            if entry.get("file") is not None:
+                parent_seq = entry.get("parent")
+                parent_file = file_ids.get(parent_seq) if parent_seq is not None else None
+                file_id = self._upsert_output_file(conn, entry["file"], parent_file)
+                file_ids[seq] = file_id
+            conn.execute(
+                "INSERT INTO analysis_output(analysis_id, seq, file_id, output, json_key, parent_seq)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (analysis_id, seq, file_id, None if file_id else entry["path"], entry.get("key"),
+                 entry.get("parent")),
+            )
+
+    def _upsert_output_file(self, conn, file: dict, parent_id: int | None) -> int:
+        # Metamist upserts output files keyed by path; every upsert uses up an id even when the row exists.
+        new_id = self.next_id(conn, "output_file")
+        existing = conn.execute("SELECT id FROM output_file WHERE path = ?", (file["path"],)).fetchone()
+        values = (file["basename"], file["dirname"], file["nameroot"], file["nameext"], file["file_checksum"],
+                  file["size"], parent_id)
+        if existing:
+            conn.execute(
+                "UPDATE output_file SET basename=?, dirname=?, nameroot=?, nameext=?, file_checksum=?, size=?,"
+                " parent_id=? WHERE id = ?",
+                (*values, existing[0]),
+            )
+            return int(existing[0])
+        conn.execute(
+            "INSERT INTO output_file(id, path, basename, dirname, nameroot, nameext, file_checksum, size, parent_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (new_id, file["path"], *values),
+        )
+        return new_id
+
+    def update_analysis(self, conn, analysis_id: int, *, status=None, meta=None, active=None) -> bool:
+        row = conn.execute("SELECT * FROM analysis WHERE id = ?", (analysis_id,)).fetchone()
+        if row is None:
+            return False
+        assignments: dict[str, object] = {}
+        if status is not None:
+            assignments["status"] = status
+            if status == "completed" and not row["timestamp_completed"]:
+                assignments["timestamp_completed"] = now_timestamp()
+        if meta:
+            merged = json.loads(row["meta"])
+            merged.update(meta)
+            assignments["meta"] = _dumps(merged)
+        if active is not None:
+            assignments["active"] = int(active)
+        if assignments:
+            sql = ", ".join(f"{column} = ?" for column in assignments)
+            conn.execute(f"UPDATE analysis SET {sql} WHERE id = ?", (*assignments.values(), analysis_id))
+        return True
+
+    def analyses(self, *, ids=None, project_ids=None, sequencing_group_ids=None) -> list[dict]:
+        if sequencing_group_ids is not None:
+            links = self.analysis_links(sequencing_group_ids=sequencing_group_ids)
+            analysis_ids = sorted({link[0] for link in links})
+            if ids is not None:
+                analysis_ids = sorted(set(analysis_ids) & set(ids))
+            ids = analysis_ids
+        rows = self._select("analysis", ids=ids, project_ids=project_ids)
+        return [_analysis(row) for row in rows]
+
+    def analysis_links(self, *, analysis_ids=None, sequencing_group_ids=None) -> list[tuple[int, int]]:
+        column, values = (
+            ("analysis_id", analysis_ids) if analysis_ids is not None else ("sequencing_group_id", sequencing_group_ids)
+        )
+        links: list[tuple[int, int]] = []
+        for chunk in _chunks(sorted(set(values))):
+            rows = self._query(
+                "SELECT analysis_id, sequencing_group_id FROM analysis_sequencing_group"
+                f" WHERE {column} IN ({_placeholders(len(chunk))}) ORDER BY analysis_id, sequencing_group_id",
+                chunk,
+            )
+            links.extend((row[0], row[1]) for row in rows)
+        return links
+
+    def analysis_outputs(self, analysis_ids: Iterable[int]) -> dict[int, list[dict]]:
+        result: dict[int, list[dict]] = {}
+        for chunk in _chunks(sorted(set(analysis_ids))):
+            rows = self._query(
+                "SELECT o.analysis_id, o.seq, o.output, o.json_key, o.parent_seq, f.id AS file_id, f.parent_id,"
+                " f.path, f.basename, f.dirname, f.nameroot, f.nameext, f.file_checksum, f.size"
+                " FROM analysis_output o LEFT JOIN output_file f ON f.id = o.file_id"
+                f" WHERE o.analysis_id IN ({_placeholders(len(chunk))}) ORDER BY o.analysis_id, o.seq",
+                chunk,
+            )
+            for row in rows:
+                result.setdefault(row["analysis_id"], []).append(dict(row))
+        return result
+
+
+@contextmanager
+def _joined(conn):
+    yield conn
+
+
+def _project(row) -> dict:
+    return {"id": row["id"], "name": row["name"], "dataset": row["dataset"], "meta": json.loads(row["meta"])}
+
+
+def _participant(row) -> dict:
+    return {
+        "id": row["id"], "project_id": row["project_id"], "external_id": row["external_id"] or "",
+        "external_ids": json.loads(row["external_ids"]), "meta": json.loads(row["meta"]),
+        "reported_sex": row["reported_sex"], "reported_gender": row["reported_gender"],
+        "karyotype": row["karyotype"],
+    }
+
+
+def _sample(row) -> dict:
+    return {
+        "id": row["id"], "project_id": row["project_id"], "participant_id": row["participant_id"],
+        "external_id": row["external_id"] or "", "external_ids": json.loads(row["external_ids"]),
+        "type": row["type"], "meta": json.loads(row["meta"]), "active": bool(row["active"]),
+    }
+
+
+def _sequencing_group(row) -> dict:
+    return {
+        "id": row["id"], "project_id": row["project_id"], "sample_id": row["sample_id"], "type": row["type"],
+        "technology": row["technology"], "platform": row["platform"], "meta": json.loads(row["meta"]),
+        "archived": bool(row["archived"]),
+    }
+
+
+def _assay(row) -> dict:
+    return {
+        "id": row["id"], "project_id": row["project_id"], "sample_id": row["sample_id"],
+        "sequencing_group_id": row["sequencing_group_id"], "type": row["type"],
+        "external_ids": json.loads(row["external_ids"]), "meta": json.loads(row["meta"]),
+    }
+
+
+def _analysis(row) -> dict:
+    return {
+        "id": row["id"], "project_id": row["project_id"], "type": row["type"], "status": row["status"],
+        "meta": json.loads(row["meta"]), "active": bool(row["active"]), "author": row["author"],
+        "timestamp_completed": row["timestamp_completed"],
+    }

@@ -1,0 +1,155 @@
+"""The stages wired together: load -> validate -> query -> plan -> submit -> register.
+
+Each stage is a function of the previous stage's output; this module only sequences them for the CLI verbs
+(``plan``, ``run``) and reports progress. Nothing here knows about any particular tool.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from toolkit.errors import EnvironmentProblem, UsageError
+from toolkit.plan import PlanContext, make_plan
+from toolkit.plan.model import Action, Plan
+from toolkit.query import QueryRequest, fetch_groups
+from toolkit.settings import Settings
+from toolkit.spec.models import JobSpec
+
+EXECUTION_CHOICES = ("auto", "container", "host")
+
+
+def parse_params(spec: JobSpec, assignments: list[str] | None) -> dict[str, Any]:
+    """``--param NAME=VALUE`` (repeatable), typed by the spec's ``params``, defaults filled in."""
+    values: dict[str, Any] = {name: p.default for name, p in spec.params.items()}
+    for assignment in assignments or []:
+        name, sep, raw = assignment.partition("=")
+        if not sep:
+            raise UsageError(f"--param {assignment!r}: expected NAME=VALUE")
+        if name not in spec.params:
+            known = ", ".join(sorted(spec.params)) or "none"
+            raise UsageError(f"--param {name}: the jobspec declares no such parameter (declared: {known})")
+        kind = spec.params[name].type
+        try:
+            if kind == "int":
+                values[name] = int(raw)
+            elif kind == "float":
+                values[name] = float(raw)
+            elif kind == "bool":
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(raw)
+                values[name] = raw.lower() in ("true", "1", "yes")
+            else:
+                values[name] = raw
+        except ValueError:
+            raise UsageError(f"--param {name}={raw!r}: not a valid {kind}") from None
+    missing = [name for name, value in values.items() if value is None]
+    if missing:
+        raise UsageError(f"parameter(s) without a default need a value: {', '.join('--param ' + m + '=...' for m in missing)}")
+    return values
+
+
+def choose_execution(settings: Settings, requested: str, image: str) -> tuple[str, str]:
+    """Where jobs run: ("service"|"container"|"host", why). Says why, so the user always knows which mode ran."""
+    if settings.backend != "local":
+        return "service", f"Hail Batch service (hail.backend = {settings.backend!r})"
+    if requested == "host":
+        return "host", "on the host, as asked (--execution host)"
+    from toolkit.images import engine_status, image_present
+
+    available, reason = engine_status()
+    if not available:
+        if requested == "container":
+            raise EnvironmentProblem(f"--execution container, but no Docker Engine is reachable: {reason}")
+        return "host", f"on the host: no Docker Engine reachable ({reason})"
+    if not image_present(image):
+        if requested == "container":
+            raise EnvironmentProblem(
+                f"image {image} is not available to the Docker Engine", hint="build it first: toolkit build SPEC"
+            )
+        return "host", f"on the host: image {image} is not built here (toolkit build SPEC to run in it)"
+    return "container", f"in the image {image} (Docker Engine)"
+
+
+def _output_location(settings: Settings) -> Callable[[str, str], str]:
+    from cpg_utils.config import output_path
+
+    def location(suffix: str, category: str) -> str:
+        return output_path(suffix, category if category != "default" else None)
+
+    return location
+
+
+def _display_url(settings: Settings) -> Callable[[str], str | None]:
+    from cpg_utils.config import output_path
+
+    def url(suffix: str) -> str | None:
+        try:
+            return output_path(suffix, "web_url")
+        except Exception:  # noqa: BLE001 - a config without web_url simply has no display URLs
+            return None
+
+    return url
+
+
+def _exists(destination: str) -> bool:
+    if "://" not in destination:
+        return os.path.exists(destination)
+    from cpg_utils import to_path
+
+    return to_path(destination).exists()
+
+
+@dataclass
+class Prepared:
+    plan: Plan
+    execution_reason: str
+
+
+def prepare_plan(
+    loaded,
+    settings: Settings,
+    *,
+    sgids: tuple[str, ...] | None,
+    params: dict[str, Any],
+    execution: str = "auto",
+    probe_version: bool = False,
+    progress: Callable[[str], None] = lambda message: None,
+) -> Prepared:
+    """query -> plan, with everything the plan needs from the outside world looked up here."""
+    from toolkit.backend import probe_tool_version
+    from toolkit.images import image_reference
+    from toolkit.registration import existing_analyses
+
+    spec: JobSpec = loaded.model
+    image = image_reference(loaded)
+    mode, reason = choose_execution(settings, execution, image)
+
+    progress(f"querying Metamist for project {settings.project}")
+    groups = fetch_groups(spec, QueryRequest(project=settings.project, sgids=sgids, params=params))
+    progress(f"{len(groups.groups)} group(s) to consider, {len(groups.rejections)} skipped")
+
+    existing = {}
+    if spec.register and groups.groups:
+        existing = existing_analyses(settings.project, {(r.type, r.status) for r in spec.register.values()})
+
+    tool_version = probe_tool_version(spec, image if mode == "container" else None) if probe_version and mode != "service" else None
+
+    location = _output_location(settings)
+    context = PlanContext(
+        project=settings.project,
+        image=image,
+        execution=mode,
+        spec_path=str(loaded.path),
+        spec_sha256=loaded.content_hash,
+        output_location=location,
+        display_url=_display_url(settings),
+        output_exists=_exists,
+        existing_analyses=existing,
+        params=params,
+        tool_version=tool_version,
+    )
+    plan = make_plan(spec, groups, context)
+    return Prepared(plan=plan, execution_reason=reason)

@@ -1,0 +1,150 @@
+"""Registration stage: record each succeeded output in Metamist as an Analysis, exactly once.
+
+Registration runs in the driver after the batch, not as jobs: the driver knows which jobs succeeded, the
+tool's image needs no Python, and N groups cost N tool jobs instead of cpg-flow's 2N. Before creating
+anything it asks Metamist again which outputs are already registered, so two runs racing, or a rerun after a
+crash between the batch and the registration, never register an output twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from toolkit.errors import MetadataError
+from toolkit.plan.model import Plan, PlannedJob, PlannedRegistration
+
+EXISTING_ANALYSES_QUERY = """
+query ToolkitExistingAnalyses($project: String!, $type: String!) {
+  project(name: $project) {
+    analyses(type: {eq: $type}, active: {eq: true}) {
+      id
+      output
+      status
+    }
+  }
+}
+"""
+
+SPEC_ANALYSES_QUERY = """
+query ToolkitSpecAnalyses($project: String!, $jobspec: JSON!) {
+  project(name: $project) {
+    analyses(meta: $jobspec, active: {eq: true}) {
+      id
+      type
+      status
+      output
+      timestampCompleted
+      meta
+      sequencingGroups { id }
+    }
+  }
+}
+"""
+
+
+def graphql_status(rest_status: str) -> str:
+    """REST spelling (``in-progress``) -> GraphQL enum spelling (``IN_PROGRESS``)."""
+    return rest_status.upper().replace("-", "_")
+
+
+def existing_analyses(project: str, registrations: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(type, output URI) -> Analysis id, for active Analyses of those types in the project.
+
+    ``registrations`` are (type, status) pairs the spec registers; an Analysis counts as existing only with
+    the same status (a failed or queued Analysis for the same file does not make the output done).
+    """
+    from toolkit.metamist_connection import graphql_query
+
+    wanted: dict[str, set[str]] = {}
+    for analysis_type, status in registrations:
+        wanted.setdefault(analysis_type, set()).add(graphql_status(status))
+    found: dict[tuple[str, str], int] = {}
+    for analysis_type, statuses in sorted(wanted.items()):
+        data = graphql_query(EXISTING_ANALYSES_QUERY, {"project": project, "type": analysis_type})
+        for analysis in (data.get("project") or {}).get("analyses") or []:
+            output = analysis.get("output")
+            if output and analysis.get("status") in statuses:
+                # keep the oldest: that is the one a reader finds first and the one we report
+                found.setdefault((analysis_type, output), int(analysis["id"]))
+    return found
+
+
+def spec_analyses(project: str, spec_name: str) -> list[dict[str, Any]]:
+    """Active Analyses registered by the toolkit for this jobspec (meta.jobspec == name)."""
+    from toolkit.metamist_connection import graphql_query
+
+    data = graphql_query(SPEC_ANALYSES_QUERY, {"project": project, "jobspec": {"jobspec": spec_name}})
+    return list((data.get("project") or {}).get("analyses") or [])
+
+
+@dataclass
+class Registered:
+    group_id: str
+    output: str
+    analysis_id: int
+    created: bool  # False when Metamist already had it (found at registration time)
+
+
+@dataclass
+class RegistrationReport:
+    registered: list[Registered] = field(default_factory=list)
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # (group, output, message)
+
+    @property
+    def created(self) -> list[Registered]:
+        return [r for r in self.registered if r.created]
+
+
+_API = None
+
+
+def _analysis_api():
+    """One API client per run: a new client per Analysis would open a new connection pool each time."""
+    global _API
+    from toolkit.metamist_connection import analysis_api, current
+
+    if _API is None or _API[0] != current().url:
+        _API = (current().url, analysis_api())
+    return _API[1]
+
+
+def _create(project: str, registration: PlannedRegistration) -> int:
+    from metamist.models import Analysis, AnalysisStatus  # after connect(): see toolkit.metamist_connection
+
+    analysis = Analysis(
+        type=registration.type,
+        status=AnalysisStatus(registration.status),
+        output=registration.output_uri,
+        sequencing_group_ids=list(registration.sequencing_group_ids),
+        meta=registration.meta,
+    )
+    return int(_analysis_api().create_analysis(project, analysis))
+
+
+def register_jobs(plan: Plan, jobs: Iterable[PlannedJob]) -> RegistrationReport:
+    """Create the Analyses of the given (succeeded, or register-only) jobs, skipping any that exist by now."""
+    jobs = list(jobs)
+    report = RegistrationReport()
+    pending = [(job, reg) for job in jobs for reg in job.registrations]
+    if not pending:
+        return report
+    try:
+        existing = existing_analyses(plan.project, {(reg.type, reg.status) for _, reg in pending})
+    except MetadataError as error:
+        for job, reg in pending:
+            report.failed.append((job.group.id, reg.output, str(error)))
+        return report
+    for job, reg in pending:
+        known = existing.get((reg.type, reg.output_uri))
+        if known is not None:
+            report.registered.append(Registered(job.group.id, reg.output, known, created=False))
+            continue
+        try:
+            analysis_id = _create(plan.project, reg)
+        except MetadataError as error:
+            report.failed.append((job.group.id, reg.output, error.message))
+            continue
+        existing[(reg.type, reg.output_uri)] = analysis_id
+        report.registered.append(Registered(job.group.id, reg.output, analysis_id, created=True))
+    return report

@@ -1,0 +1,224 @@
+"""Where a run's configuration and metadata come from.
+
+Two situations, one code path afterwards:
+
+* **Configured** (``CPG_CONFIG_PATH`` set, e.g. under analysis-runner): cpg-utils reads that TOML as usual.
+  Metamist is the one the ``metamist`` client is configured for (``SM_URL`` / ``SM_ENVIRONMENT`` and Google
+  credentials), unless the config names one with ``[toolkit] metamist_url`` ("embedded" means the embedded
+  server).
+* **Embedded default** (no ``CPG_CONFIG_PATH``): the toolkit writes its own cpg-utils config under the
+  toolkit home: Hail's LocalBackend, storage "buckets" as folders under ``<home>/buckets``, a web URL served by
+  the embedded metadata server's ``/web/``, and that server (started here if it is not already running).
+
+The embedded server listens on a fixed port (``TOOLKIT_METADATA_PORT``, default 8417) so that the
+``display_url`` registered for a report keeps working later under ``toolkit metadata serve``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from toolkit.errors import EnvironmentProblem, UsageError
+
+DEFAULT_METADATA_PORT = 8417
+LOCAL_HOST = "127.0.0.1"
+
+
+@dataclass
+class Settings:
+    """Resolved run settings. ``config`` is the cpg-utils config (a mapping), already activated."""
+
+    config: Any
+    embedded: bool
+    project: str
+    metamist_url: str | None
+    home: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def backend(self) -> str:
+        hail = self.config.get("hail", {}) if hasattr(self.config, "get") else {}
+        return str(hail.get("backend", "batch"))
+
+    @property
+    def dataset(self) -> str:
+        return str(self.config["workflow"]["dataset"])
+
+
+def metadata_port() -> int:
+    """The embedded server's port: fixed, so that registered display URLs keep working later."""
+    value = os.environ.get("TOOLKIT_METADATA_PORT", str(DEFAULT_METADATA_PORT))
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise UsageError(f"TOOLKIT_METADATA_PORT={value!r} is not a port number")
+    return int(value)
+
+
+def project_from_config(config: Any) -> str:
+    """Metamist project of the configured dataset: ``<dataset>-test`` at access level test (CPG convention)."""
+    workflow = config.get("workflow", {})
+    dataset = workflow.get("dataset")
+    if not dataset:
+        raise UsageError("no --project given and the cpg-utils config has no workflow.dataset")
+    dataset = str(dataset)
+    if workflow.get("access_level") == "test" and not dataset.endswith("-test"):
+        return f"{dataset}-test"
+    return dataset
+
+
+def split_project(project: str) -> tuple[str, str]:
+    """``sandbox-test`` -> (``sandbox``, ``test``); ``sandbox`` -> (``sandbox``, ``main``)."""
+    if project.endswith("-test"):
+        return project[: -len("-test")], "test"
+    return project, "main"
+
+
+def embedded_config(home: Path, project: str, web_base_url: str, metamist_url: str) -> dict[str, Any]:
+    """The cpg-utils config the toolkit writes for itself when none is given."""
+    dataset, namespace = split_project(project)
+    buckets = home / "buckets"
+    prefix = f"cpg-{dataset}-{namespace}"
+    section = {
+        "default": str(buckets / prefix),
+        "analysis": str(buckets / f"{prefix}-analysis"),
+        "web": str(buckets / f"{prefix}-web"),
+        "tmp": str(buckets / f"{prefix}-tmp"),
+        "upload": str(buckets / f"{prefix}-upload"),
+        "web_url": f"{web_base_url}/{prefix}-web",
+    }
+    return {
+        "workflow": {
+            "dataset": dataset,
+            "access_level": "test" if namespace == "test" else "standard",
+            "output_prefix": "toolkit",
+            "driver_image": "",
+            "name": "jobspec toolkit (embedded)",
+        },
+        "hail": {"backend": "local", "dry_run": False, "delete_scratch_on_exit": True},
+        "storage": {"default": section, dataset: section},
+        "toolkit": {"metamist_url": metamist_url, "embedded": True},
+    }
+
+
+def _write_toml(path: Path, data: dict[str, Any]) -> None:
+    import toml  # a cpg-utils dependency: the same writer cpg-utils reads with
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(toml.dumps(data))
+    tmp.replace(path)
+
+
+def _port_answers_like_metamist(port: int) -> bool:
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{LOCAL_HOST}:{port}/api/v1/project/", timeout=2) as response:
+            return isinstance(json.load(response), list)
+    except (OSError, ValueError):
+        return False
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOCAL_HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _activate_cpg_config(paths: list[str]) -> Any:
+    from cpg_utils import config as cpg_config
+
+    # cpg-utils caches config per process; a second run in one process (tests) must see the new file.
+    cpg_config._config_paths = []  # noqa: SLF001 (no public reset)
+    cpg_config._config = None  # noqa: SLF001
+    cpg_config.set_config_paths(paths)
+    return cpg_config.get_config()
+
+
+@contextlib.contextmanager
+def open_settings(project: str | None = None, *, need_metamist: bool = True) -> Iterator[Settings]:
+    """Resolve settings for one command, starting the embedded metadata server when it is the default."""
+    from toolkit.metamist_connection import connect
+
+    config_path = os.environ.get("CPG_CONFIG_PATH")
+    if config_path:
+        try:
+            config = _activate_cpg_config(config_path.split(","))
+        except Exception as error:  # cpg-utils raises ValueError/ConfigError/OSError with a useful text
+            raise UsageError(f"cannot read CPG_CONFIG_PATH={config_path}: {error}") from None
+        chosen = project or project_from_config(config)
+        configured_url = config.get("toolkit", {}).get("metamist_url")
+        if configured_url and configured_url != "embedded":
+            local = re.match(r"^https?://(127\.0\.0\.1|localhost)(:|/|$)", configured_url) is not None
+            connect(configured_url, local=local)
+            yield Settings(config, embedded=False, project=chosen, metamist_url=configured_url)
+            return
+        if configured_url != "embedded":
+            connect(None, local=False)  # whatever SM_URL / SM_ENVIRONMENT say: a real Metamist
+            yield Settings(config, embedded=False, project=chosen, metamist_url=os.environ.get("SM_URL"))
+            return
+        with _embedded_server(need_metamist) as (url, home):
+            connect(url, local=True)
+            yield Settings(config, embedded=True, project=chosen, metamist_url=url, home=home)
+        return
+
+    chosen = project or "sandbox-test"
+    sm_url = os.environ.get("SM_URL")
+    if sm_url:
+        # A Metamist chosen in the environment, with the toolkit's own local storage config around it.
+        from toolkit.metadata_server import default_home
+
+        home = default_home()
+        local = os.environ.get("SM_ENVIRONMENT") == "local"
+        data = embedded_config(home, chosen, f"{sm_url.rstrip('/')}/web", sm_url)
+        config_file = home / "config" / f"local-{chosen}.toml"
+        _write_toml(config_file, data)
+        config = _activate_cpg_config([str(config_file)])
+        connect(sm_url, local=local)
+        yield Settings(config, embedded=False, project=chosen, metamist_url=sm_url, home=home)
+        return
+    with _embedded_server(need_metamist) as (url, home):
+        data = embedded_config(home, chosen, f"{url}/web", url)
+        config_file = home / "config" / f"embedded-{chosen}.toml"
+        _write_toml(config_file, data)
+        config = _activate_cpg_config([str(config_file)])
+        connect(url, local=True)
+        yield Settings(config, embedded=True, project=chosen, metamist_url=url, home=home)
+
+
+@contextlib.contextmanager
+def _embedded_server(need_metamist: bool) -> Iterator[tuple[str, Path]]:
+    from toolkit.metadata_server import default_db_path, default_home, ensure_demo_loaded, start_server
+
+    home = default_home()
+    port = metadata_port()
+    url = f"http://{LOCAL_HOST}:{port}"
+    if not need_metamist:
+        yield url, home
+        return
+    db_path = default_db_path()
+    ensure_demo_loaded(db_path)
+    if _port_answers_like_metamist(port):
+        # `toolkit metadata serve` (or another run) already serves this home: share it.
+        yield url, home
+        return
+    if not _port_is_free(port):
+        raise EnvironmentProblem(
+            f"port {port} on {LOCAL_HOST} is taken by something that is not the embedded metadata server",
+            hint="set TOOLKIT_METADATA_PORT to a free port (display URLs registered later use that port)",
+        )
+    server = start_server(db_path=db_path, web_root=home / "buckets", host=LOCAL_HOST, port=port)
+    try:
+        yield server.url, home
+    finally:
+        server.stop()

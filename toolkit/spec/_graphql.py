@@ -1,0 +1,139 @@
+"""Offline checks of ``inputs.query`` against the GraphQL schema bundled in the ``metamist`` package.
+
+The schema file is found without importing ``metamist`` (whose import reads the environment and pulls in
+its HTTP stack), and is built once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    ListTypeNode,
+    NamedTypeNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    OperationType,
+    TypeNode,
+    build_schema,
+    parse,
+    validate,
+)
+
+
+class SchemaUnavailable(Exception):
+    pass
+
+
+def schema_path() -> Path:
+    spec = importlib.util.find_spec("metamist")
+    if spec is None or not spec.submodule_search_locations:
+        raise SchemaUnavailable("the metamist package is not installed")
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "graphql" / "schema.graphql"
+        if candidate.is_file():
+            return candidate
+    raise SchemaUnavailable("the metamist package has no graphql/schema.graphql")
+
+
+@functools.cache
+def metamist_schema() -> GraphQLSchema:
+    return build_schema(schema_path().read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class QueryProblem:
+    message: str
+    line: int | None = None  # 1-based, inside the query text
+    column: int | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class QueryVariable:
+    name: str
+    line: int
+    column: int
+    type_text: str
+    is_list: bool
+    named_type: str
+    required: bool  # non-null at the top: the query cannot run with this variable null
+
+
+@dataclass
+class QueryCheck:
+    problems: list[QueryProblem]
+    variables: dict[str, QueryVariable]  # declared by the operation; empty when it does not parse
+    parsed: bool
+
+
+def _type_text(node: TypeNode) -> str:
+    if isinstance(node, NonNullTypeNode):
+        return _type_text(node.type) + "!"
+    if isinstance(node, ListTypeNode):
+        return f"[{_type_text(node.type)}]"
+    assert isinstance(node, NamedTypeNode)
+    return node.name.value
+
+
+def _unwrap(node: TypeNode) -> tuple[bool, str]:
+    """(is a list, innermost named type)."""
+    is_list = False
+    while not isinstance(node, NamedTypeNode):
+        if isinstance(node, ListTypeNode):
+            is_list = True
+        node = node.type
+    return is_list, node.name.value
+
+
+def _problem(error: GraphQLError, prefix: str) -> QueryProblem:
+    location = error.locations[0] if error.locations else None
+    length = None
+    if error.nodes and error.nodes[0].loc is not None:
+        node_loc = error.nodes[0].loc
+        # A field with a selection set spans many lines; underline only its first line's worth.
+        source_text = node_loc.source.body[node_loc.start : node_loc.end]
+        length = len(source_text.split("\n", 1)[0].rstrip())
+    return QueryProblem(f"{prefix}{error.message}", location.line if location else None,
+                        location.column if location else None, length)
+
+
+def check_query(text: str) -> QueryCheck:
+    """Parse and validate a query; never raises for a bad query (SchemaUnavailable if no schema)."""
+    try:
+        document: DocumentNode = parse(text)
+    except GraphQLSyntaxError as error:
+        message = error.message.removeprefix("Syntax Error: ")
+        location = error.locations[0] if error.locations else None
+        problem = QueryProblem(f"GraphQL syntax error: {message}", location.line if location else None,
+                               location.column if location else None, 1)
+        return QueryCheck([problem], {}, False)
+    problems = [_problem(error, "GraphQL: ") for error in validate(metamist_schema(), document)]
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    variables: dict[str, QueryVariable] = {}
+    if len(operations) != 1:
+        problems.append(QueryProblem(f"inputs.query must hold exactly one operation, found {len(operations)}", 1, 1))
+    for operation in operations:
+        if operation.operation != OperationType.QUERY:
+            where = operation.loc.source.get_location(operation.loc.start) if operation.loc else None
+            problems.append(QueryProblem(
+                f"inputs.query must be a query, not a {operation.operation.value}: inputs only read from Metamist",
+                where.line if where else 1, where.column if where else 1, len(operation.operation.value),
+            ))
+        for definition in operation.variable_definitions:
+            name = definition.variable.name.value
+            where = definition.loc.source.get_location(definition.loc.start) if definition.loc else None
+            is_list, named = _unwrap(definition.type)
+            variables[name] = QueryVariable(
+                name, where.line if where else 1, where.column if where else 1,
+                _type_text(definition.type), is_list, named,
+                isinstance(definition.type, NonNullTypeNode) and definition.default_value is None,
+            )
+    return QueryCheck(problems, variables, True)

@@ -1,0 +1,133 @@
+"""Offline checks of the Jinja2 templates in a jobspec: syntax, and that only known slots are used.
+
+Jinja's AST carries line numbers but no columns, so a column is recovered by finding the offending
+expression on its line; when that fails the whole line is underlined.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from dataclasses import dataclass, field
+
+from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+
+@functools.cache
+def _parser() -> SandboxedEnvironment:
+    # Parsing only: the environment that renders (plan stage) adds StrictUndefined and quoting.
+    return SandboxedEnvironment()
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    message: str
+    line: int  # 1-based inside the template
+    column: int | None = None  # 1-based inside the template line; None: the whole line
+    length: int | None = None
+    severity: str = "error"
+
+
+@dataclass
+class SlotRules:
+    """What a template may name: root slot -> allowed attribute names (None: no attribute access allowed)."""
+
+    slots: dict[str, set[str] | None]
+    attribute_help: dict[str, str] = field(default_factory=dict)  # root -> how to say what is allowed
+    forbidden: dict[str, str] = field(default_factory=dict)  # root -> why it cannot be used here
+
+
+@dataclass
+class TemplateCheck:
+    problems: list[TemplateProblem]
+    parsed: bool
+    first_use: dict[str, tuple[int, int | None]]  # root slot -> (line, column) of its first use
+    attributes_used: dict[str, set[str]]  # root slot -> attribute names used on it
+
+
+_NOUNS = {"outputs": "output", "params": "param", "group": "group field", "resources": "resource"}
+
+
+def _locate(lines: list[str], line: int, pattern: str) -> tuple[int | None, int | None]:
+    if not 0 < line <= len(lines):
+        return None, None
+    match = re.search(pattern, lines[line - 1])
+    if not match:
+        return None, None
+    group = match.lastindex or 0
+    return match.start(group) + 1, match.end(group) - match.start(group)
+
+
+def _constant_key(node: nodes.Node) -> str | int | None:
+    if isinstance(node, nodes.Getattr):
+        return node.attr
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        return node.arg.value
+    return None
+
+
+def _suggest(word: str, candidates) -> str:
+    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def check_template(text: str, rules: SlotRules) -> TemplateCheck:
+    lines = text.split("\n")
+    try:
+        tree = _parser().parse(text)
+    except TemplateSyntaxError as error:
+        return TemplateCheck([TemplateProblem(f"template syntax error: {error.message}", error.lineno or 1)], False, {}, {})
+    problems: list[TemplateProblem] = []
+    first_use: dict[str, tuple[int, int | None]] = {}
+    attributes_used: dict[str, set[str]] = {}
+    free_names = meta.find_undeclared_variables(tree) - set(_parser().globals)
+    parents: dict[int, nodes.Node] = {}
+    for parent in tree.find_all(nodes.Node):
+        for child in parent.iter_child_nodes():
+            parents[id(child)] = parent
+
+    for name_node in tree.find_all(nodes.Name):
+        root = name_node.name
+        if name_node.ctx != "load" or root not in free_names:
+            continue
+        line = name_node.lineno
+        column, length = _locate(lines, line, rf"(?<![\w.])({re.escape(root)})\b")
+        first_use.setdefault(root, (line, column))
+        if root in rules.forbidden:
+            problems.append(TemplateProblem(rules.forbidden[root], line, column, length))
+            continue
+        if root not in rules.slots:
+            hint = _suggest(root, rules.slots)
+            known = ", ".join(rules.slots)
+            problems.append(TemplateProblem(
+                f"unknown template slot '{root}' ({hint + ' ' if hint else ''}known slots: {known})",
+                line, column, length))
+            continue
+        parent = parents.get(id(name_node))
+        key = _constant_key(parent) if parent is not None and getattr(parent, "node", None) is name_node else None
+        if key is None:
+            continue
+        allowed = rules.slots[root]
+        if isinstance(key, int):
+            if allowed is None:
+                continue  # an index into a list slot (reads[0])
+            problems.append(TemplateProblem(f"'{root}' is not a list: use {root}.NAME", line, column, length))
+            continue
+        attributes_used.setdefault(root, set()).add(key)
+        if allowed is not None and key in allowed:
+            continue
+        column, length = _locate(
+            lines, line, rf"\b{re.escape(root)}\s*(?:\.\s*({re.escape(key)})\b|\[\s*['\"]({re.escape(key)})['\"])"
+        )
+        if column is None:
+            column, length = _locate(lines, line, rf"\b({re.escape(root)})\b")
+        if allowed is None:
+            message = f"'{root}' has no attribute '{key}': {rules.attribute_help.get(root, 'use it as is')}"
+        else:
+            hint = _suggest(key, allowed)
+            message = f"unknown {_NOUNS.get(root, root)} '{key}' in {root}.{key}"
+            message += f" ({hint + ' ' if hint else ''}{rules.attribute_help.get(root, 'known: ' + ', '.join(sorted(allowed)))})"
+        problems.append(TemplateProblem(message, line, column, length))
+    return TemplateCheck(problems, True, first_use, attributes_used)

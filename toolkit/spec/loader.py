@@ -1,0 +1,88 @@
+"""``load_spec``: file -> YAML with positions -> pydantic models -> cross-field checks -> LoadedSpec.
+
+Every problem found is collected; if any is an error, one SpecError carries them all (warnings included,
+so the author sees the whole picture).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from toolkit.errors import SpecError
+from toolkit.spec._shape import shape_diagnostics
+from toolkit.spec._source import YamlProblem, parse_yaml
+from toolkit.spec.diagnostics import Diagnostic
+from toolkit.spec.models import JobSpec
+from toolkit.spec.validate import cross_field_diagnostics
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    path: Path  # absolute
+    model: JobSpec
+    text: str
+    content_hash: str  # sha256 hex of the file's bytes, recorded in provenance
+    warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
+
+    def resolve(self, relative: str | Path) -> Path:
+        """A path written in the spec, relative to the spec file's folder (absolute paths are kept)."""
+        return (self.path.parent / relative).resolve()
+
+
+def _whole_file(file: str, message: str) -> SpecError:
+    return SpecError([Diagnostic(file, 0, 0, message)], source_name=file)
+
+
+def _decode(file: str, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        bad = raw[error.start : error.start + 1].hex()
+        raise SpecError(
+            [Diagnostic(file, line, column, f"the jobspec is not UTF-8 text (byte 0x{bad} at line {line}, column {column})")],
+            source_name=file,
+        ) from None
+
+
+def load_spec(path: Path | str) -> LoadedSpec:
+    """Read, validate and cross-check a jobspec; raise SpecError with every diagnostic if anything is wrong."""
+    file = str(path)
+    spec_path = Path(path)
+    try:
+        raw = spec_path.read_bytes()
+    except FileNotFoundError:
+        raise _whole_file(file, "no such jobspec file") from None
+    except IsADirectoryError:
+        raise _whole_file(file, "is a folder, not a jobspec file") from None
+    except OSError as error:
+        raise _whole_file(file, f"cannot read the jobspec: {error.strerror or error}") from None
+    text = _decode(file, raw)
+    try:
+        document, diagnostics = parse_yaml(file, text)
+    except YamlProblem as problem:
+        raise SpecError([problem.diagnostic], source_name=file) from None
+
+    model = None
+    try:
+        model = JobSpec.model_validate(document.data)
+    except ValidationError as error:
+        diagnostics += shape_diagnostics(document, error)
+    diagnostics += cross_field_diagnostics(document, spec_path.absolute().parent)
+
+    unique = list(dict.fromkeys(diagnostics))
+    unique.sort(key=Diagnostic.sort_key)
+    if model is None or any(d.is_error for d in unique):
+        raise SpecError(unique, source_name=file)
+    return LoadedSpec(
+        path=spec_path.resolve(),
+        model=model,
+        text=text,
+        content_hash=hashlib.sha256(raw).hexdigest(),
+        warnings=tuple(unique),
+    )

@@ -1,0 +1,307 @@
+"""Checks that need more than one field or outside knowledge: the GraphQL query against Metamist's schema,
+variables against the query, JMESPath expressions, template slots, ``register`` against ``outputs``, files.
+
+They read the raw (plain) data rather than the pydantic model, so they still run, and report, when another
+part of the spec has a shape error: the author sees every problem in one pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jmespath
+from jmespath.exceptions import IncompleteExpressionError, JMESPathError, LexerError
+
+from toolkit.spec._graphql import SchemaUnavailable, check_query
+from toolkit.spec._shape import describe
+from toolkit.spec._source import Path_, SourceDocument
+from toolkit.spec._templates import SlotRules, check_template
+from toolkit.spec.diagnostics import Diagnostic
+
+RESOURCE_SLOTS = {"cpu", "memory", "storage"}
+# Sources the command line fills, and the GraphQL types their values have.
+VARIABLE_SOURCE_TYPES = {"project": (False, "String"), "sgids": (True, "String")}
+
+
+def _jmespath_reason(error: JMESPathError) -> str:
+    if isinstance(error, IncompleteExpressionError):
+        return "the expression ends too early"
+    if isinstance(error, LexerError):
+        return error.message[:1].lower() + error.message[1:]
+    reason = str(getattr(error, "msg", "") or error)
+    token = getattr(error, "token_value", None)
+    if reason == "invalid token" and token:
+        return f"unexpected {token!r}"
+    return reason[:1].lower() + reason[1:]
+
+
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+class _Checker:
+    def __init__(self, document: SourceDocument, base_folder: Path):
+        self.document = document
+        self.base_folder = base_folder
+        self.data = document.data
+        self.diagnostics: list[Diagnostic] = []
+        self.outputs = {k for k in _mapping(self.data.get("outputs")) if isinstance(k, str)}
+        self.params = {k for k in _mapping(self.data.get("params")) if isinstance(k, str)}
+        inputs = _mapping(self.data.get("inputs"))
+        self.fields = {k for k in _mapping(inputs.get("fields")) if isinstance(k, str)}
+        self.has_reads = isinstance(inputs.get("reads"), dict)
+        self.template_uses: dict[str, set[str]] = {"outputs": set(), "params": set()}
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def error(self, diagnostic: Diagnostic) -> None:
+        self.diagnostics.append(diagnostic)
+
+    def string_at(self, path: Path_) -> str | None:
+        value = self.document.get(path)
+        return value if isinstance(value, str) else None
+
+    # -- checks ----------------------------------------------------------------------------------------
+
+    def check_query(self) -> None:
+        path = ("inputs", "query")
+        text = self.string_at(path)
+        if text is None:
+            return
+        try:
+            result = check_query(text)
+        except SchemaUnavailable as reason:
+            self.error(self.document.at_value(path, f"cannot check the query offline: {reason}", "warning"))
+            return
+        for problem in result.problems:
+            if problem.line is None:
+                self.error(self.document.at_value(path, problem.message))
+            else:
+                self.error(self.document.at_text(path, problem.message, line=problem.line,
+                                                 column=problem.column, length=problem.length))
+        if not result.parsed:
+            return
+        declared = _mapping(_mapping(self.data.get("inputs")).get("variables"))
+        for name, variable in result.variables.items():
+            if name not in declared:
+                self.error(self.document.at_text(
+                    path, f"query variable ${name} is not declared in inputs.variables "
+                          f"(add e.g. `{name}: {{from: param.{name}}}` or `{name}: {{value: ...}}`)",
+                    line=variable.line, column=variable.column, length=len(name) + 1))
+                continue
+            source = declared[name].get("from") if isinstance(declared[name], dict) else None
+            if isinstance(source, str) and source in VARIABLE_SOURCE_TYPES:
+                is_list, named = VARIABLE_SOURCE_TYPES[source]
+                if (variable.is_list, variable.named_type) != (is_list, named):
+                    wanted = "[String!]" if is_list else "String!"
+                    self.error(self.document.at_text(
+                        path, f"query variable ${name} has type {variable.type_text} but `from: {source}` "
+                              f"gives {'a list of strings' if is_list else 'a string'} (declare it as {wanted})",
+                        line=variable.line, column=variable.column, length=len(name) + 1))
+                elif source == "sgids" and variable.required:
+                    self.error(self.document.at_text(
+                        path, f"query variable ${name} is required ({variable.type_text}) but `from: sgids` is null "
+                              "when --sgids is not given (declare it as [String!])",
+                        line=variable.line, column=variable.column, length=len(name) + 1))
+        for name in declared:
+            if name not in result.variables:
+                self.error(self.document.at_key(
+                    ("inputs", "variables", name),
+                    f"inputs.variables.{name} is not a variable of the query (the query declares: "
+                    f"{', '.join('$' + v for v in result.variables) or 'none'})"))
+
+    def check_variable_sources(self) -> None:
+        variables = _mapping(_mapping(self.data.get("inputs")).get("variables"))
+        for name, source in variables.items():
+            origin = source.get("from") if isinstance(source, dict) else None
+            if isinstance(origin, str) and origin.startswith("param."):
+                param = origin.removeprefix("param.")
+                if param not in self.params:
+                    known = ", ".join(sorted(self.params)) or "none declared"
+                    self.error(self.document.at_value(
+                        ("inputs", "variables", name, "from"),
+                        f"inputs.variables.{name} comes from param '{param}', which is not declared in params "
+                        f"(params: {known})"))
+                else:
+                    self.template_uses["params"].add(param)
+
+    def check_param_defaults(self) -> None:
+        accepted = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+        for name, param in _mapping(self.data.get("params")).items():
+            param = _mapping(param)
+            kind, default = param.get("type", "str"), param.get("default")
+            if default is None or kind not in accepted:
+                continue
+            if not isinstance(default, accepted[kind]) or (isinstance(default, bool) and kind != "bool"):
+                self.error(self.document.at_value(
+                    ("params", name, "default"),
+                    f"params.{name}.default: {describe(default)} is not of type {kind}"))
+
+    def check_jmespath(self) -> None:
+        inputs = _mapping(self.data.get("inputs"))
+        paths: list[Path_] = [("inputs", "groups"), ("inputs", "id")]
+        paths += [("inputs", "reads", key) for key in ("path", "location", "size")]
+        paths += [("inputs", "fields", key) for key in _mapping(inputs.get("fields"))]
+        for path in paths:
+            expression = self.string_at(path)
+            if expression is None:
+                continue
+            try:
+                jmespath.compile(expression)
+            except JMESPathError as error:
+                offset = getattr(error, "lex_position", None)
+                message = f"invalid JMESPath expression in {'.'.join(map(str, path))}: {_jmespath_reason(error)}"
+                if isinstance(offset, int) and 0 <= offset <= len(expression):
+                    self.error(self.document.at_text(path, message, offset=offset, length=1))
+                else:
+                    self.error(self.document.at_value(path, message))
+
+    def _rules(self, *, for_output_path: bool) -> SlotRules:
+        group = {"id"} | self.fields
+        rules = SlotRules(
+            slots={"reads": None, "outputs": set(self.outputs), "group": group,
+                   "params": set(self.params), "resources": set(RESOURCE_SLOTS)},
+            attribute_help={
+                "reads": "reads is the list of the group's input paths (reads, reads[0], reads[1]...)",
+                "group": "group has id" + (f" and the inputs.fields: {', '.join(sorted(self.fields))}"
+                                           if self.fields else "; add other names under inputs.fields"),
+                "params": f"declared params: {', '.join(sorted(self.params))}" if self.params
+                          else "no params are declared",
+                "outputs": f"declared outputs: {', '.join(sorted(self.outputs))}" if self.outputs
+                           else "no outputs are declared",
+                "resources": "resources has cpu, memory and storage",
+            },
+        )
+        if for_output_path:
+            reason = "an output path cannot use '{0}' (it is resolved before the job runs; use group, params, resources)"
+            rules.forbidden = {root: reason.format(root) for root in ("outputs", "reads")}
+        return rules
+
+    def check_template(self, path: Path_, rules: SlotRules) -> dict[str, tuple[int, int | None]] | None:
+        """Report the template's problems; return where each slot is first used (None: not checkable)."""
+        text = self.string_at(path)
+        if text is None:
+            return None
+        result = check_template(text, rules)
+        for problem in result.problems:
+            self.error(self.document.at_text(path, problem.message, line=problem.line,
+                                             column=problem.column, length=problem.length))
+        for root in ("outputs", "params"):
+            self.template_uses[root] |= result.attributes_used.get(root, set())
+        return result.first_use if result.parsed else None
+
+    def check_templates(self) -> None:
+        command_rules = self._rules(for_output_path=False)
+        command_uses = self.check_template(("command",), command_rules)
+        if command_uses and "reads" in command_uses and not self.has_reads:
+            line, column = command_uses["reads"]
+            self.error(self.document.at_text(
+                ("command",), "the command uses 'reads' but inputs.reads does not say where the reads are",
+                line=line, column=column, length=len("reads") if column else None))
+        command_outputs = set(self.template_uses["outputs"])
+        path_rules = self._rules(for_output_path=True)
+        for name, output in _mapping(self.data.get("outputs")).items():
+            uses = self.check_template(("outputs", name, "path"), path_rules)
+            if uses is not None and "group" not in uses:
+                self.error(self.document.at_value(
+                    ("outputs", name, "path"),
+                    f"output '{name}' has a path that does not use group (e.g. group.id): every group would "
+                    "write the same file", "warning"))
+            if command_uses is not None and name not in command_outputs:
+                self.error(self.document.at_key(
+                    ("outputs", name),
+                    f"output '{name}' is never written: the command does not use outputs.{name}", "warning"))
+        for name, entry in _mapping(self.data.get("register")).items():
+            meta = _mapping(entry).get("meta")
+            self._check_meta(("register", name, "meta"), meta, command_rules)
+
+    def _check_meta(self, path: Path_, value: Any, rules: SlotRules) -> None:
+        if isinstance(value, str):
+            self.check_template(path, rules)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                self._check_meta(path + (key,), item, rules)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self._check_meta(path + (index,), item, rules)
+
+    def check_register(self) -> None:
+        register = _mapping(self.data.get("register"))
+        for name in register:
+            if name not in self.outputs:
+                known = ", ".join(sorted(self.outputs)) or "none"
+                self.error(self.document.at_key(
+                    ("register", name),
+                    f"register.{name} names an output that is not declared in outputs (outputs: {known})"))
+        for name in sorted(self.outputs - set(register)):
+            self.error(self.document.at_key(
+                ("outputs", name),
+                f"output '{name}' is not registered (no register.{name}): it will be written but not recorded "
+                "in Metamist", "warning"))
+
+    def check_params_used(self) -> None:
+        for name in sorted(self.params - self.template_uses["params"]):
+            self.error(self.document.at_key(
+                ("params", name), f"param '{name}' is declared but used by no template or query variable",
+                "warning"))
+
+    def check_files(self) -> None:
+        image = _mapping(self.data.get("image"))
+        dockerfile = image.get("dockerfile")
+        if isinstance(dockerfile, str):
+            resolved = self.base_folder / dockerfile
+            if not resolved.is_file():
+                what = "is a folder, not a file" if resolved.is_dir() else "does not exist"
+                self.error(self.document.at_value(
+                    ("image", "dockerfile"), f"Dockerfile {dockerfile!r} {what} (looked for {resolved})"))
+        context = image.get("context")
+        if isinstance(context, str) and not (self.base_folder / context).is_dir():
+            self.error(self.document.at_value(
+                ("image", "context"), f"build context {context!r} is not a folder (looked for {self.base_folder / context})"))
+
+    def check_expectations(self) -> None:
+        path = ("inputs", "expect", "reads")
+        reads = self.document.get(path)
+        if reads is None:
+            return
+        if isinstance(reads, dict):
+            low, high = reads.get("min", 0), reads.get("max")
+            if isinstance(low, int) and isinstance(high, int) and not isinstance(high, bool) and low > high:
+                self.error(self.document.at_value(path, f"inputs.expect.reads: min ({low}) is greater than max ({high})"))
+            if high == 0:
+                self.error(self.document.at_value(path, "inputs.expect.reads: max 0 would skip every group"))
+        elif isinstance(reads, int) and not isinstance(reads, bool):
+            if reads < 0:
+                self.error(self.document.at_value(path, f"inputs.expect.reads: a read count cannot be negative ({reads})"))
+            elif reads == 0:
+                self.error(self.document.at_value(path, "inputs.expect.reads: 0 would skip every group that has reads"))
+        if not self.has_reads:
+            self.error(self.document.at_key(path, "inputs.expect.reads needs inputs.reads (where the reads are)"))
+
+    def check_storage(self) -> None:
+        resources = _mapping(self.data.get("resources"))
+        inputs = _mapping(self.data.get("inputs"))
+        if resources.get("storage", "auto") != "auto" or not self.has_reads or _mapping(inputs.get("reads")).get("size"):
+            return
+        message = "storage is auto but inputs.reads.size is not given: jobs get only resources.storage_floor"
+        if "storage" in resources:
+            self.error(self.document.at_value(("resources", "storage"), message, "warning"))
+        else:
+            self.error(self.document.at_key(("inputs", "reads"), message, "warning"))
+
+
+def cross_field_diagnostics(document: SourceDocument, base_folder: Path) -> list[Diagnostic]:
+    """Every cross-field diagnostic (errors and warnings) for a parsed jobspec."""
+    checker = _Checker(document, base_folder)
+    checker.check_query()
+    checker.check_variable_sources()
+    checker.check_param_defaults()
+    checker.check_jmespath()
+    checker.check_templates()
+    checker.check_register()
+    checker.check_params_used()
+    checker.check_files()
+    checker.check_expectations()
+    checker.check_storage()
+    return checker.diagnostics
