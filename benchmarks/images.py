@@ -78,9 +78,16 @@ def hail_jobs(image: str | None, jobs: int, reads: list[Path], scratch: Path) ->
             job.memory(docker_memory("1Gi"))
         job.command(f"fastqe {inputs[0]} {inputs[1]} --html > {job.report}")
         batch.write_output(job.report, str(scratch / "out" / f"{index}.html"))
-    # Hail prints its progress on stdout; keep stdout for the numbers.
-    with contextlib.redirect_stdout(sys.stderr):
-        _, seconds = timed(batch.run)
+    # Hail and its job subprocesses print on stdout; keep stdout for the numbers.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            _, seconds = timed(batch.run)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
     return seconds
 
 

@@ -25,20 +25,14 @@ stop_services() {
 trap stop_services EXIT
 
 if [ "$want_docker" = 1 ]; then
-    missing=()
-    for tool in dockerd docker-registry mmdebstrap curl; do
-        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-    done
-    if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "test: installing docker.io docker-registry mmdebstrap curl (apt-get)" >&2
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-registry mmdebstrap curl >/dev/null
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        .ci/services/install.sh
     fi
     if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null 2>&1 && command -v docker-registry >/dev/null 2>&1; then
         services_started=1
         eval "$(.ci/services/docker-up.sh)"
         export DOCKER_HOST REGISTRY
-        .ci/services/base-image.sh .ci-cache/base-image >&2
+        .ci/services/base-image.sh .ci-cache >&2
     elif [ "$require_docker" = 1 ]; then
         echo "test: TOOLKIT_REQUIRE_DOCKER=1 but no Docker Engine can be started here" >&2
         exit 1

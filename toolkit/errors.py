@@ -13,6 +13,9 @@ from a failed job from an unreachable server::
     ├── EnvironmentProblem          4  something the run needs is missing here (a tool, the Docker Engine...)
     ├── ImageError                  5  building, testing or publishing an image failed
     └── JobsFailed                  6  the run finished, but at least one group's job failed
+
+Anything else escaping a command is a bug in the toolkit: the CLI prints one line and exits 70
+(TOOLKIT_DEBUG=1 shows the traceback).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ EXIT_METADATA = 3
 EXIT_ENVIRONMENT = 4
 EXIT_IMAGE = 5
 EXIT_JOBS_FAILED = 6
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in the toolkit itself
 EXIT_INTERRUPTED = 130
 
 

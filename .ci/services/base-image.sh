@@ -62,6 +62,8 @@ if [ ! -s "$tarball" ]; then
         --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
         "${hooks[@]}" "$SUITE" "$tarball.partial" "$MIRROR" >&2
     mv "$tarball.partial" "$tarball"
+    # one rootfs is enough: drop those made under older keys
+    find "$CACHE_DIR" -maxdepth 1 -name 'python-standin-*.tar' ! -name "$(basename "$tarball")" -delete
 else
     log "using cached rootfs $tarball"
 fi

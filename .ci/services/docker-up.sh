@@ -46,6 +46,21 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+port_is_free() {
+    python3 -c 'import socket, sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
+}
+
+# The port is part of every image name and lock made against this registry: keep it across restarts.
+choose_port() {
+    if [ -n "${REGISTRY_PORT:-}" ]; then
+        echo "$REGISTRY_PORT"
+    elif [ -s "$TOOLKIT_SERVICES_DIR/registry.port" ] && port_is_free "$(cat "$TOOLKIT_SERVICES_DIR/registry.port")"; then
+        cat "$TOOLKIT_SERVICES_DIR/registry.port"
+    else
+        free_port
+    fi
+}
+
 start_registry() {
     local port
     if live_pid "$REGISTRY_PIDFILE" >/dev/null && [ -s "$TOOLKIT_SERVICES_DIR/registry.port" ]; then
@@ -56,7 +71,7 @@ start_registry() {
             return
         fi
     fi
-    port="${REGISTRY_PORT:-$(free_port)}"
+    port="$(choose_port)"
     # Our own config: the packaged one demands htpasswd auth and listens on every interface.
     cat >"$TOOLKIT_SERVICES_DIR/registry.yml" <<CONFIG
 version: 0.1

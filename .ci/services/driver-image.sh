@@ -15,7 +15,7 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 
 cd "$ROOT"
 log "building $TAG"
-tar -c --exclude=__pycache__ --exclude='*.pyc' pyproject.toml toolkit dockerfiles/toolkit/Dockerfile \
+tar -c --exclude=__pycache__ --exclude="*.pyc" pyproject.toml toolkit dockerfiles/toolkit/Dockerfile \
     | DOCKER_BUILDKIT=0 docker build --network host -f dockerfiles/toolkit/Dockerfile -t "$TAG" - >&2
 version="$(docker run --rm --network none "$TAG" toolkit --version)"
 expected="toolkit $(python3 -c 'import re,sys; print(re.search(r"__version__ = \"([^\"]+)\"", open("toolkit/__init__.py").read())[1])')"

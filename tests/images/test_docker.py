@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from toolkit.cli import main
-from toolkit.errors import EXIT_IMAGE, ImageError
+from toolkit.errors import EXIT_IMAGE
 from toolkit.images import (
     CONTENT_KEY_LABEL,
     build_image,

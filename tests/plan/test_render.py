@@ -9,6 +9,7 @@ injection leaves a file behind.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from toolkit.errors import EXIT_SPEC, ToolkitError
+from toolkit.plan import render as render_module
 from toolkit.plan.render import (
     CommandContext,
     RenderError,
@@ -357,3 +359,153 @@ def test_output_path_escapes_are_refused(group_id, expected):
 def test_output_path_must_stay_under_its_root(template):
     with pytest.raises(RenderError):
         render_output_path(template, _context(), name="outputs.report.path")
+
+
+# -------------------------------------------------------------------------- simple templates without Jinja
+
+
+# Literal text: shell syntax, quotes, newlines (\r too: Jinja normalises it), a lone '}' - anything but '{'.
+_literal = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [" ", "  ", "\n", "\r\n", "\r", "\t", "'", '"', "\\", "|", ">", "2>&1", ";", "&&", "$", "$(", ")",
+             "`", "#", "*", "}", "-}", "%}", "__JOB__1", "__RESOURCE_FILE__", "toolkitfile", "fastqe",
+             "--html", "\u00e9", "\u2028"]
+        ),
+        st.text(st.characters(exclude_categories=("Cs",), exclude_characters="{\x00"), max_size=4),
+    ),
+    max_size=5,
+).map("".join)
+_attribute = st.sampled_from(
+    ["id", "sample", "report", "missing", "empty", "lanes", "meta", "kit", "cpu", "memory", "n", "flag",
+     "keys", "items", "count", "upper", "_values", "_lookup", "__class__", "real"]
+)
+_step = st.one_of(
+    _attribute.map(lambda name: f".{name}"),
+    _attribute.map(lambda name: f"[{name!r}]"),
+    _attribute.map(lambda name: f'["{name}"]'),
+    st.integers(0, 3).map(lambda index: f"[{index}]"),
+    st.integers(0, 3).map(lambda index: f".{index}"),
+    st.just("['a b']"),
+)
+_slot_name = st.sampled_from(render_module.SLOT_NAMES)
+_blank = st.sampled_from(["", " ", "  ", "\n", " \n  "])
+
+
+@st.composite
+def _lookup_tag(draw):
+    open_, close = draw(st.sampled_from([("{{", "}}"), ("{{-", "}}"), ("{{", "-}}"), ("{{-", "-}}")]))
+    steps = "".join(draw(st.lists(_step, max_size=3)))
+    return f"{open_}{draw(_blank)}{draw(_slot_name)}{steps}{draw(_blank)}{close}"
+
+
+_comment = _literal.map(lambda text: "{# " + text.replace("#}", "") + " #}")
+simple_template = st.lists(st.one_of(_literal, _lookup_tag(), _comment), max_size=6).map("".join)
+
+_placeholder = st.integers(0, 12).map(lambda number: f"__RESOURCE_FILE__{number}")
+_value = st.one_of(
+    hostile_text,
+    _placeholder,
+    st.sampled_from(["", "a\x00b", "\ud800", "toolkitfile0123456789abcdef_0_", "__JOB__2 x"]),
+    st.integers(-5, 10**20),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.none(),
+)
+_field = st.one_of(
+    _value, st.lists(_value, max_size=3), st.dictionaries(_attribute, _value, max_size=3)
+)
+_fields = st.dictionaries(st.one_of(_attribute, st.just("a b")), _field, max_size=6)
+
+
+@st.composite
+def _render_context(draw):
+    reads = draw(st.lists(st.one_of(hostile_text, _placeholder), max_size=3))
+    outputs = draw(
+        st.dictionaries(
+            st.sampled_from(["report", "id", "_values"]), st.one_of(hostile_text, _placeholder), max_size=2
+        )
+    )
+    group = {"id": draw(st.one_of(hostile_text, st.just("CPG1"))), **draw(_fields)}
+    return CommandContext(
+        reads=reads, outputs=outputs, group=group, params=draw(_fields), resources=draw(_fields)
+    )
+
+
+def _outcome(render, template, context):
+    try:
+        result = ("rendered", render(template, context))
+    except RenderError as error:
+        result = ("refused", error.message, error.lineno)
+    # Stand-ins are random per render, and so is the address in the repr of a bound method (`group.id.upper`
+    # renders as one, both ways): everything else must be equal.
+    return tuple(
+        re.sub(r"toolkitfile[0-9a-f]{16}| at 0x[0-9a-f]+", "<varies>", part) if isinstance(part, str)
+        else part
+        for part in result
+    )
+
+
+_RENDERERS = {
+    "command": render_command,
+    "text": lambda template, context: render_text(template, context, name="register.r.meta.m"),
+    "output path": lambda template, context: render_output_path(template, context, name="outputs.r.path"),
+}
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(template=simple_template, context=_render_context(), renderer=st.sampled_from(sorted(_RENDERERS)))
+@example(
+    template="fastqe {{ reads[0] }} {{ reads[1] }} --html > {{ outputs.report }}\n",
+    context=_context(),
+    renderer="command",
+)
+@example(
+    template="{{ reads[2][0].count }} {{ group.id.upper }}", context=_context(reads=["", "", "x"]), renderer="text"
+)
+@example(template="a\n{{ group\n.nope }}", context=_context(), renderer="text")
+@example(template="{{ reads }}{{ group.lanes }}{{ group.meta }}", context=_context(), renderer="command")
+@example(
+    template="t {{ reads[0] }}{{ group.id }} {{ reads }}",
+    context=_context(reads=["__RESOURCE_FILE__7", "__RESOURCE_FILE__7"], group={"id": "1"}),
+    renderer="command",
+)
+def test_simple_templates_render_exactly_as_through_jinja(template, context, renderer):
+    render = _RENDERERS[renderer]
+    environment = (
+        render_module._shell_environment() if renderer == "command" else render_module._text_environment()
+    )
+    assert render_module._simple_template(environment, template) is not None, template  # the path under test
+
+    simple = _outcome(render, template, context)
+    with render_module._jinja_path_only():
+        jinja = _outcome(render, template, context)
+
+    assert simple == jinja
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ reads | join(' ') }}",
+        "{{ reads[0] ~ '.bai' }}",
+        "{{ 'x' }}",
+        "{{ reads[-1] }}",
+        "{{ reads[true] }}",
+        "{{ range }}",
+        "{{ sample }}",
+        "{% if reads %}x{% endif %}",
+        "{{ group.id() }}",
+        "{{ reads[0:1] }}",
+        "{{ ",
+    ],
+)
+def test_anything_beyond_lookups_is_left_to_jinja(template):
+    assert render_module._simple_template(render_module._shell_environment(), template) is None
+
+
+def test_text_without_template_syntax_is_returned_as_it_is_after_jinja_newline_normalisation():
+    assert render_text("FastQE", _context(), name="register.r.meta.stage") == "FastQE"
+    assert render_text("a\r\nb\rc\n", _context(), name="register.r.meta.stage") == "a\nb\nc\n"
+    with pytest.raises(RenderError, match="'.' or '..' segments"):
+        render_output_path("a/../b", _context(), name="outputs.r.path")

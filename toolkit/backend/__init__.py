@@ -103,17 +103,30 @@ def probe_tool_version(spec: JobSpec, image: str | None, timeout: float = 60) ->
 
 
 def _memory_for(job: PlannedJob, execution: str) -> str:
-    # Docker CLI refuses `-m 1Gi` (Hail passes the string through); bytes work everywhere locally.
-    return str(job.resources.memory_bytes) if execution == "container" else job.resources.memory
+    if execution == "container":
+        from toolkit.images import docker_memory
+
+        # Hail passes the string to `docker run -m`, and Docker CLI 28 refuses `1Gi`; bytes always work.
+        return docker_memory(job.resources.memory)
+    return job.resources.memory
 
 
 def build_batch(spec: JobSpec, plan: Plan, *, batch_name: str | None = None):
     """Add one Bash job per RUN job of the plan to the cpg-utils batch. Returns (batch, {group id: hail job})."""
-    from cpg_utils.hail_batch import get_batch
+    from cpg_utils.hail_batch import get_batch, reset_batch
 
+    if plan.execution == "container":
+        from toolkit.images import local_backend_docker_flags
+
+        # cpg-utils builds the LocalBackend without extra flags; Hail then reads them from the environment.
+        # `--rm` keeps the engine clean and `--network none` keeps jobs off the network (inputs are mounted).
+        os.environ["HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS"] = local_backend_docker_flags()
+    reset_batch()  # cpg-utils keeps one batch per process; every run builds its own
     batch = get_batch(batch_name or f"{spec.name}: {plan.project}")
+    to_run = plan.jobs_with(Action.RUN)
+    inputs_by_location = _read_inputs(batch, [read.location for job in to_run for read in job.group.reads])
     jobs = {}
-    for planned in plan.jobs_with(Action.RUN):
+    for planned in to_run:
         job = batch.new_job(
             planned.name,
             attributes={"sequencing_group": planned.group.id, "tool": spec.name, "stage": spec.name},
@@ -123,7 +136,7 @@ def build_batch(spec: JobSpec, plan: Plan, *, batch_name: str | None = None):
         job.cpu(planned.resources.cpu)
         job.memory(_memory_for(planned, plan.execution))
         job.storage(planned.resources.storage)
-        inputs = [batch.read_input(read.location) for read in planned.group.reads]
+        inputs = [inputs_by_location[read.location] for read in planned.group.reads]
         context = CommandContext(
             reads=[str(resource) for resource in inputs],
             outputs={name: str(job[name]) for name in planned.outputs},
@@ -136,6 +149,27 @@ def build_batch(spec: JobSpec, plan: Plan, *, batch_name: str | None = None):
             batch.write_output(job[name], output.destination)
         jobs[planned.group.id] = job
     return batch, jobs
+
+
+def _read_inputs(batch, locations: list[str]) -> dict:
+    """One Hail input resource per distinct location, created in a single event-loop pass.
+
+    ``Batch.read_input`` spins Hail's event loop once per file (about 0.3 ms each, the largest cost of
+    building a big batch); its coroutine ``_async_read_input`` does the same work, so all inputs are
+    gathered at once. Falls back to the public method if a Hail release drops the coroutine.
+    """
+    unique = list(dict.fromkeys(locations))
+    coroutine = getattr(batch, "_async_read_input", None)
+    if coroutine is None or not unique:
+        return {location: batch.read_input(location) for location in unique}
+    import asyncio
+
+    from hailtop.utils import async_to_blocking
+
+    async def read_all():
+        return await asyncio.gather(*(coroutine(location) for location in unique))
+
+    return dict(zip(unique, async_to_blocking(read_all())))
 
 
 class _OutputWatcher(threading.Thread):

@@ -13,7 +13,7 @@ import os
 import sys
 
 from toolkit import __version__
-from toolkit.errors import EXIT_INTERRUPTED, ToolkitError
+from toolkit.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ToolkitError
 
 # verb -> (module, one-line help). Order is the order shown in --help: the pipeline's order.
 VERBS: dict[str, tuple[str, str]] = {
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as error:
             if error.name != module_name:
                 raise
-            continue  # verb not built yet in this checkout
+            continue
         verb_parser = sub.add_parser(verb, help=help_text, description=help_text)
         module.add_arguments(verb_parser)
         verb_parser.set_defaults(_run=module.run)
@@ -60,6 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:  # a bug in the toolkit, not the user's input: say so, keep the trace on demand
+        if os.environ.get("TOOLKIT_DEBUG"):
+            raise
+        print(
+            f"internal error: {error.__class__.__name__}: {error}\n"
+            "  this is a bug in the toolkit; rerun with TOOLKIT_DEBUG=1 for the traceback and report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     return int(code or 0)
 
 

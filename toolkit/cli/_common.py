@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any, Sequence
@@ -58,6 +59,33 @@ class Reporter:
 
     def fail(self, message: str) -> None:
         self.line(f"failed: {message}", style="red")
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int):
+        """Yields ``advance(label)``: a rich progress bar on a terminal, one plain line per step otherwise."""
+        if self._console is None:
+            done = 0
+
+            def advance(label: str) -> None:
+                nonlocal done
+                done += 1
+                self.line(f"[{done}/{total}] {label}")
+
+            yield advance
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=self._console,
+        ) as bar:
+            task = bar.add_task(description, total=total)
+
+            def advance(label: str) -> None:
+                bar.console.print(f"  {label}", highlight=False, markup=False)
+                bar.advance(task)
+
+            yield advance
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], stream=None) -> None:

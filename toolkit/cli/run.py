@@ -58,14 +58,11 @@ def run(args: argparse.Namespace) -> int:
         result = None
         if to_run:
             reporter.step(f"submitting {len(to_run)} job(s)")
-
-            def progress(group_id: str, done: int, total: int) -> None:
-                reporter.line(f"[{done}/{total}] {group_id} finished")
-
             if plan.execution == "service":
                 result = run_service(spec, plan)
             else:
-                result = run_local(spec, plan, report=progress)
+                with reporter.progress("jobs", len(to_run)) as advance:
+                    result = run_local(spec, plan, report=lambda group_id, done, total: advance(f"{group_id} finished"))
             for group_id in result.failed:
                 reporter.fail(f"{group_id}: {result.outcomes[group_id].detail}")
 

@@ -66,13 +66,14 @@ def _check(name: str, path: Path, expectation) -> list[str]:
 
 
 def _run_in_container(image_ref: str, command: str, workdir: Path) -> tuple[int, str]:
+    from toolkit.backend import JOB_PREAMBLE
     from toolkit.images._engine import docker_client
 
     client = docker_client()
     try:
         container = client.containers.create(
             image_ref,
-            ["/bin/bash", "-c", command],
+            ["/bin/bash", "-c", JOB_PREAMBLE + command],
             entrypoint="",
             working_dir=str(workdir),
             volumes={str(workdir): {"bind": str(workdir), "mode": "rw"}},
@@ -91,10 +92,15 @@ def _run_in_container(image_ref: str, command: str, workdir: Path) -> tuple[int,
 
 
 def _run_on_host(command: str, workdir: Path) -> tuple[int, str]:
+    import os
+
+    from toolkit.backend import JOB_PREAMBLE, host_path_with_toolkit
+
     try:
         completed = subprocess.run(
-            ["bash", "-c", command],
+            ["bash", "-c", JOB_PREAMBLE + command],
             cwd=workdir,
+            env={**os.environ, "PATH": host_path_with_toolkit()},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             timeout=TEST_TIMEOUT_SECONDS,
@@ -179,5 +185,5 @@ def run_spec_tests(
         tail = [line for line in outcome.output.splitlines() if line.strip()][-OUTPUT_TAIL_LINES:]
         for line in tail:
             echo(f"    | {line}")
-    echo(f"{len(tests) - failures} passed, {failures} failed")
+    echo(f"{len(tests) - failures} of {len(tests)} spec test{'s' if len(tests) != 1 else ''} passed")
     return failures == 0

@@ -34,19 +34,30 @@ text that came from metadata. Hence :func:`render_command`:
 
 ``${BATCH_TMPDIR}`` itself is inserted unquoted by Hail, so the backend must use a scratch directory without
 whitespace or glob characters.
+
+Simple templates
+----------------
+Planning renders a few templates per group for thousands of groups, and most are "simple": literal text and
+``{{ slot }}``, ``{{ slot.name }}``, ``{{ slot['name'] }}``, ``{{ reads[0] }}``, with no filter, test or
+block (register meta values often have no template syntax at all). Such a template is parsed once by the same
+environment and kept as literal segments and slot lookups, then rendered without Jinja's per-render machinery
+(context, generated code, sandbox calls where they cannot matter). The lookups and the quoting are the same
+code, so output, ``RenderError`` messages and line numbers are identical; tests/plan/test_render.py checks
+this against the Jinja path with generated templates and hostile values. Anything else goes through Jinja.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import os
 import re
 import secrets
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 from jinja2 import StrictUndefined, pass_environment
@@ -132,17 +143,19 @@ def render_command(template: str, context: CommandContext, *, name: str = "comma
     finally:
         _STAND_INS.reset(token)
     if placeholder_of:
-        command = _STAND_IN.sub(lambda match: placeholder_of.get(match.group(), match.group()), command)
+        # Plain replacement finds exactly the stand-ins _STAND_IN would: none can start inside another match.
+        for stand_in, placeholder in placeholder_of.items():
+            command = command.replace(stand_in, placeholder)
         if _ALTERED_STAND_IN.search(command):
             raise RenderError(
                 "a read or output that is a Hail Batch file was changed by a filter; use it as it is",
                 template_name=name,
                 group_id=context.group_id,
             )
-    for match in HAIL_PLACEHOLDER.finditer(command):
-        if match.group() not in stand_in_of:
+    for placeholder in HAIL_PLACEHOLDER.findall(command) if "__" in command else ():
+        if placeholder not in stand_in_of:
             raise RenderError(
-                f"the rendered command contains {match.group()!r}, which Hail Batch would replace with a "
+                f"the rendered command contains {placeholder!r}, which Hail Batch would replace with a "
                 "file path; do not write Hail placeholders in the template, and separate a slot from a "
                 "following slot or digit",
                 template_name=name,
@@ -153,11 +166,13 @@ def render_command(template: str, context: CommandContext, *, name: str = "comma
 
 def _stand_ins_for(context: CommandContext) -> dict[str, str]:
     """Hail placeholder -> a stand-in that metadata cannot guess, for each read or output that is one."""
-    nonce = secrets.token_hex(8)
+    nonce = ""
     stand_in_of: dict[str, str] = {}
     for value in (*context.reads, *context.outputs.values()):
         text = str(value)
-        if text not in stand_in_of and HAIL_PLACEHOLDER.fullmatch(text):
+        # Every placeholder starts with "__"; the check spares the regex for ordinary paths.
+        if text.startswith("__") and text not in stand_in_of and HAIL_PLACEHOLDER.fullmatch(text):
+            nonce = nonce or secrets.token_hex(8)
             stand_in_of[text] = f"toolkitfile{nonce}_{len(stand_in_of)}_"
     return stand_in_of
 
@@ -210,6 +225,10 @@ def _render(
     name: str,
     substitute: Mapping[str, str] | None = None,
 ) -> str:
+    if _simple_path_enabled:
+        simple = _simple_template(environment, template)
+        if simple is not None:
+            return _render_simple(simple, environment, context, name, substitute or {})
     try:
         compiled = _compile(environment, template)
     except jinja2.TemplateSyntaxError as error:
@@ -340,17 +359,31 @@ def _wrap(label: str, value: Any) -> Any:
 
 
 def _slots(context: CommandContext, substitute: Mapping[str, str]) -> dict[str, Any]:
-    # Hail resource files are str subclasses whose str() is the placeholder; keep only that.
-    def path(value: Any) -> str:
-        return substitute.get(str(value), str(value))
+    return {slot: build(context, substitute) for slot, build in _SLOT_BUILDERS.items()}
 
-    return {
-        "reads": _items("reads", map(path, context.reads)),
-        "outputs": _Slots("outputs", {key: path(value) for key, value in context.outputs.items()}),
-        "group": _Slots("group", context.group),
-        "params": _Slots("params", context.params),
-        "resources": _Slots("resources", context.resources),
-    }
+
+def _path_of(value: Any, substitute: Mapping[str, str]) -> str:
+    # Hail resource files are str subclasses whose str() is the placeholder; keep only that.
+    text = str(value)
+    return substitute.get(text, text) if substitute else text
+
+
+def _reads_slot(context: CommandContext, substitute: Mapping[str, str]) -> _Items:
+    return _items("reads", [_path_of(value, substitute) for value in context.reads])
+
+
+def _outputs_slot(context: CommandContext, substitute: Mapping[str, str]) -> _Slots:
+    return _Slots("outputs", {key: _path_of(value, substitute) for key, value in context.outputs.items()})
+
+
+_SLOT_BUILDERS = {
+    "reads": _reads_slot,
+    "outputs": _outputs_slot,
+    "group": lambda context, substitute: _Slots("group", context.group),
+    "params": lambda context, substitute: _Slots("params", context.params),
+    "resources": lambda context, substitute: _Slots("resources", context.resources),
+}
+assert tuple(_SLOT_BUILDERS) == SLOT_NAMES
 
 
 # --------------------------------------------------------------------------------------------- quoting
@@ -402,7 +435,10 @@ def _quote_word(value: Any) -> str:
 def _quote_plain(text: str) -> str:
     # The inserted '' is an empty word part for the shell, quoted region or not (placeholders hold no quote),
     # but it hides the placeholder from Hail's substitution.
-    return HAIL_PLACEHOLDER.sub(lambda match: match.group()[:2] + "''" + match.group()[2:], shlex.quote(text))
+    quoted = shlex.quote(text)
+    if "__" not in quoted:  # every placeholder starts with "__", and quoting never joins two "_"
+        return quoted
+    return HAIL_PLACEHOLDER.sub(lambda match: match.group()[:2] + "''" + match.group()[2:], quoted)
 
 
 def _finalize_shell(value: Any) -> str:
@@ -451,3 +487,191 @@ def _text_environment() -> ImmutableSandboxedEnvironment:
     return ImmutableSandboxedEnvironment(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize_text
     )
+
+
+# ----------------------------------------------------------------------------------------- simple templates
+
+# Set to False (tests only, via _jinja_path_only) to render every template through Jinja.
+_simple_path_enabled = True
+
+
+@contextlib.contextmanager
+def _jinja_path_only() -> Iterator[None]:
+    global _simple_path_enabled
+    previous, _simple_path_enabled = _simple_path_enabled, False
+    try:
+        yield
+    finally:
+        _simple_path_enabled = previous
+
+
+# Lookup steps. A public attribute of _Slots that the class does not define reaches _Slots.__getattr__, which
+# the sandbox accepts as it is (not private, not internal, not a known mutable): _lookup gives the same value.
+_ATTRIBUTE_OF_SLOTS, _ATTRIBUTE, _ITEM = range(3)
+_MISSING = object()
+# Field values that _wrap returns unchanged.
+_UNWRAPPED_TYPES = (str, int, float, bool)
+
+
+class _Lookup(NamedTuple):
+    """``{{ slot.name['key'][0] }}``: one value inserted into the output, with the template line it is on."""
+
+    slot: str
+    steps: tuple[tuple[int, Any], ...]
+    lineno: int
+    # The key of a first step that can read the context directly (see _render_simple), and the steps after it.
+    first: Any
+    rest: tuple[tuple[int, Any], ...]
+
+
+@dataclass(frozen=True)
+class _SimpleTemplate:
+    segments: tuple[str | _Lookup, ...]
+    finalize: Any
+    literal: str | None  # the whole output when the template inserts no value
+
+
+@functools.lru_cache(maxsize=512)
+def _simple_template(environment: jinja2.Environment, template: str) -> _SimpleTemplate | None:
+    """The template as segments, or None when it needs Jinja (or fails to parse: Jinja reports that)."""
+    try:
+        # The same environment's parser: newline normalisation, keep_trailing_newline, whitespace control
+        # ({{- -}}), comments and raw blocks are already applied to the TemplateData nodes.
+        tree = environment.parse(template)
+    except jinja2.TemplateSyntaxError:
+        return None
+    segments: list[str | _Lookup] = []
+    for output in tree.body:
+        if type(output) is not jinja2.nodes.Output:
+            return None
+        for child in output.nodes:
+            if type(child) is jinja2.nodes.TemplateData:
+                if segments and type(segments[-1]) is str:
+                    segments[-1] += child.data
+                else:
+                    segments.append(child.data)
+                continue
+            lookup = _simple_lookup(child)
+            if lookup is None:
+                return None
+            segments.append(lookup)
+    finalize = _SIMPLE_FINALIZE.get(environment.finalize)
+    if finalize is None:
+        return None
+    literal = None
+    if all(type(segment) is str for segment in segments):
+        literal = "".join(segments)
+    return _SimpleTemplate(tuple(segments), finalize, literal)
+
+
+def _simple_lookup(node: jinja2.nodes.Node) -> _Lookup | None:
+    # Jinja reports a failure on the line of the output node (the debug info of its `yield` line).
+    lineno = node.lineno
+    steps: list[tuple[int, Any]] = []
+    while True:
+        if type(node) is jinja2.nodes.Getattr and node.ctx == "load":
+            private = node.attr.startswith("_") or hasattr(_Slots, node.attr)
+            steps.append((_ATTRIBUTE if private else _ATTRIBUTE_OF_SLOTS, node.attr))
+        elif (
+            type(node) is jinja2.nodes.Getitem
+            and node.ctx == "load"
+            and type(node.arg) is jinja2.nodes.Const
+            and type(node.arg.value) in (int, str)
+        ):
+            steps.append((_ITEM, node.arg.value))
+        elif type(node) is jinja2.nodes.Name and node.ctx == "load" and node.name in SLOT_NAMES:
+            # Other names are Jinja globals (range, cycler...) or undefined: left to Jinja.
+            steps.reverse()
+            first = None
+            if steps and node.name == "reads":
+                if steps[0][0] == _ITEM and type(steps[0][1]) is int:
+                    first = steps[0][1]
+            elif steps and steps[0][0] in (_ITEM, _ATTRIBUTE_OF_SLOTS):
+                first = steps[0][1]
+            return _Lookup(node.name, tuple(steps), lineno, first, tuple(steps[1:]))
+        else:
+            return None
+        node = node.node
+
+
+def _render_simple(
+    simple: _SimpleTemplate,
+    environment: jinja2.Environment,
+    context: CommandContext,
+    name: str,
+    substitute: Mapping[str, str],
+) -> str:
+    if simple.literal is not None:
+        return simple.literal
+    finalize = simple.finalize
+    # Only the slots the template uses are built; building one cannot fail for str or Hail-file paths.
+    slots: dict[str, Any] = {}
+    parts: list[str] = []
+    for segment in simple.segments:
+        if type(segment) is str:
+            parts.append(segment)
+            continue
+        slot, steps, lineno, first, rest = segment
+        try:
+            # The first step straight from the context when its result is what the slot object would give:
+            # a read or an output path, or a field that _wrap leaves as it is.
+            value = _MISSING
+            if first is not None:
+                if slot == "reads":
+                    reads = context.reads
+                    if (type(reads) is list or type(reads) is tuple) and 0 <= first < len(reads):
+                        value = _path_of(reads[first], substitute)
+                elif slot == "outputs":
+                    outputs = context.outputs
+                    if type(outputs) is dict and first in outputs:
+                        value = _path_of(outputs[first], substitute)
+                else:
+                    fields = getattr(context, slot)
+                    if type(fields) is dict:
+                        field_value = fields.get(first)
+                        if type(field_value) in _UNWRAPPED_TYPES:
+                            value = field_value
+            if value is _MISSING:
+                value = slots.get(slot)
+                if value is None:
+                    value = slots[slot] = _SLOT_BUILDERS[slot](context, substitute)
+            else:
+                steps = rest
+            for step, key in steps:
+                if step == _ITEM:
+                    # SandboxedEnvironment.getitem starts with obj[key]; on failure it does the rest itself.
+                    try:
+                        value = value[key]
+                    except (TypeError, LookupError):
+                        value = environment.getitem(value, key)
+                elif step == _ATTRIBUTE_OF_SLOTS and type(value) is _Slots:
+                    value = value._lookup(key)
+                else:
+                    value = environment.getattr(value, key)
+            parts.append(finalize(value))
+        except _TEMPLATE_FAILURES as error:
+            raise RenderError(
+                _problem_of(error), template_name=name, group_id=context.group_id, lineno=lineno
+            ) from None
+    return "".join(parts)
+
+
+def _simple_finalize_shell(value: Any) -> str:
+    # The common cases, shortened: what _finalize_shell returns for a plain ASCII str without NUL (quoted
+    # as it is unless it holds a stand-in) and for a str that is exactly a stand-in (kept bare).
+    if type(value) is str and value.isascii() and "\x00" not in value:
+        stand_ins = _STAND_INS.get()
+        if not stand_ins or "toolkitfile" not in value:
+            return _quote_plain(value)
+        if value in stand_ins:
+            return value
+    return str(_finalize_shell(value))
+
+
+def _simple_finalize_text(value: Any) -> str:
+    if type(value) is str and value.isascii() and "\x00" not in value:
+        return value
+    return str(_finalize_text(value))
+
+
+_SIMPLE_FINALIZE = {_finalize_shell: _simple_finalize_shell, _finalize_text: _simple_finalize_text}

@@ -1,0 +1,169 @@
+"""`toolkit plan` / `run` / `outputs` end to end: real CLI, embedded server over HTTP, Hail LocalBackend.
+
+Jobs run on the host here (`--execution host`); running them inside the image is tested under tests/images.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+FASTQE = "jobspecs/fastqe.yaml"
+CHECKSUMS = "tests/data/jobspecs/checksums.yaml"
+DEMO_GROUPS = ["CPGLCL17", "CPGLCL25", "CPGLCL33"]
+
+
+def analyses_via_graphql(toolkit, project="sandbox-test"):
+    """What another Metamist user sees: the project's analyses through the metamist client's GraphQL."""
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from toolkit.metamist_connection import connect, graphql_query\n"
+        "connect(sys.argv[1], local=True)\n"
+        "data = graphql_query('query($p: String!) { project(name: $p) { analyses { id type status output "
+        "meta sequencingGroups { id } } } }', {'p': sys.argv[2]})\n"
+        "print(json.dumps(data['project']['analyses']))\n"
+    )
+    # The server runs only during a toolkit command; serve it for this query with `metadata serve`-like API.
+    serve = (
+        "import json, sys, os\n"
+        "from pathlib import Path\n"
+        "from toolkit.metadata_server import start_server, default_db_path\n"
+        "from toolkit.metamist_connection import connect, graphql_query\n"
+        "with start_server(db_path=default_db_path(), port=0) as server:\n"
+        "    connect(server.url, local=True)\n"
+        "    data = graphql_query('query($p: String!) { project(name: $p) { analyses { id type status output "
+        "meta sequencingGroups { id } } } }', {'p': sys.argv[1]})\n"
+        "    print(json.dumps(data['project']['analyses']))\n"
+    )
+    import json
+
+    done = subprocess.run([sys.executable, "-c", serve, project], env=toolkit.env, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_plan_json_of_the_demo_lists_every_job_without_running_anything(toolkit):
+    plan = toolkit.json("plan", FASTQE, "--format", "json", "--execution", "host")
+    assert plan["project"] == "sandbox-test" and plan["execution"] == "host"
+    assert plan["summary"] == {"run": 3, "register": 0, "done": 0, "skipped": 0}
+    jobs = {job["group"]["id"]: job for job in plan["jobs"]}
+    assert sorted(jobs) == DEMO_GROUPS
+    job = jobs["CPGLCL17"]
+    assert job["group"]["fields"] == {"sample": "DEMO001", "sequencing_type": "genome"}
+    assert [Path(read["location"]).name for read in job["inputs"]] == ["DEMO001_R1.fastq.gz", "DEMO001_R2.fastq.gz"]
+    report = job["outputs"]["report"]
+    assert report["destination"] == str(toolkit.web_bucket / "toolkit" / "fastqe" / "CPGLCL17.html")
+    assert report["display_url"] == f"{toolkit.url}/web/cpg-sandbox-test-web/toolkit/fastqe/CPGLCL17.html"
+    assert job["command"].startswith("fastqe /") and job["command"].rstrip().endswith(f"--html > {report['destination']}")
+    assert job["resources"]["storage"] == "2Gi"  # auto: a few hundred kB of reads x 1.2 + the 1Gi floor
+    (registration,) = job["registrations"]
+    assert registration["type"] == "web" and registration["output_uri"] == "file://" + report["destination"]
+    assert registration["meta"]["display_url"] == report["display_url"]
+    assert registration["meta"]["provenance"]["jobspec_sha256"] == plan["spec"]["sha256"]
+    assert not toolkit.web_bucket.exists(), "plan must not write anything"
+
+
+@pytest.mark.slow
+def test_fastqe_demo_runs_registers_three_reports_and_a_rerun_registers_nothing(toolkit):
+    first = toolkit.run("run", FASTQE, "--execution", "host")
+    assert "3 succeeded, 0 failed, 0 skipped, 0 already done" in first.stderr
+    reports = sorted((toolkit.web_bucket / "toolkit" / "fastqe").glob("*.html"))
+    assert [p.stem for p in reports] == DEMO_GROUPS
+    for report in reports:
+        text = report.read_text(encoding="utf-8")
+        assert "<html" in text.lower() and any(emoji in text for emoji in "😄😆😁😀😉")
+
+    listed = toolkit.json("outputs", FASTQE, "--format", "json")["analyses"]
+    assert sorted(a["sequencing_groups"][0] for a in listed) == DEMO_GROUPS
+    for analysis in listed:
+        assert analysis["type"] == "web" and analysis["status"] == "COMPLETED"
+        assert analysis["display_url"].startswith(f"{toolkit.url}/web/cpg-sandbox-test-web/toolkit/fastqe/")
+        assert analysis["output"].startswith("file://")
+
+    seen = analyses_via_graphql(toolkit)
+    assert len(seen) == 3 and {a["sequencingGroups"][0]["id"] for a in seen} == set(DEMO_GROUPS)
+    provenance = seen[0]["meta"]["provenance"]
+    assert provenance["jobspec"] == "fastqe" and provenance["command"].startswith("fastqe ")
+    assert provenance["tool_version"].startswith("fastqe") and provenance["toolkit_version"]
+
+    again = toolkit.run("run", FASTQE, "--execution", "host")
+    assert "0 succeeded, 0 failed, 0 skipped, 3 already done" in again.stderr
+    assert "already registered (Analysis" in again.stderr
+    assert len(analyses_via_graphql(toolkit)) == 3
+
+
+@pytest.mark.slow
+def test_one_failed_job_is_not_registered_the_others_are_and_the_exit_code_says_so(toolkit):
+    failed = toolkit.run("run", CHECKSUMS, "--execution", "host", "--param", "fail_group=CPGLCL25", check=6)
+    assert "CPGLCL25: job failed" in failed.stderr
+    assert "2 succeeded, 1 failed" in failed.stderr
+    registered = {a["sequencingGroups"][0]["id"] for a in analyses_via_graphql(toolkit)}
+    assert registered == {"CPGLCL17", "CPGLCL33"}
+    md5 = toolkit.home / "buckets" / "cpg-sandbox-test-analysis" / "toolkit" / "checksums" / "CPGLCL17.md5"
+    assert md5.read_text().split()[1] == "DEMO001_R1.fastq.gz"
+
+    # Rerun with the problem gone: only the failed group runs; the others are already done.
+    fixed = toolkit.run("run", CHECKSUMS, "--execution", "host")
+    assert "1 succeeded, 0 failed, 0 skipped, 2 already done" in fixed.stderr
+    assert len(analyses_via_graphql(toolkit)) == 3
+
+
+@pytest.mark.slow
+def test_outputs_written_but_not_registered_are_registered_without_rerunning(toolkit):
+    toolkit.run("run", CHECKSUMS, "--execution", "host", "--sgids", "CPGLCL17")
+    # Lose the registration (as if the driver died after the batch): deactivate the Analysis.
+    script = (
+        "import sys\n"
+        "from toolkit.metadata_server import start_server, default_db_path\n"
+        "from toolkit.metamist_connection import connect, analysis_api\n"
+        "from metamist.models import AnalysisUpdateModel, AnalysisStatus\n"
+        "with start_server(db_path=default_db_path(), port=0) as server:\n"
+        "    connect(server.url, local=True)\n"
+        "    analysis_api().update_analysis(1, AnalysisUpdateModel(status=AnalysisStatus('completed'), active=False))\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], env=toolkit.env, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    plan = toolkit.json("plan", CHECKSUMS, "--format", "json", "--execution", "host", "--sgids", "CPGLCL17")
+    assert plan["jobs"][0]["action"] == "register"
+    rerun = toolkit.run("run", CHECKSUMS, "--execution", "host", "--sgids", "CPGLCL17")
+    assert "0 succeeded, 0 failed, 0 skipped, 0 already done, 1 registered from an earlier run" in rerun.stderr
+
+
+def test_sgids_that_are_not_in_the_project_are_reported_not_silently_dropped(toolkit):
+    plan = toolkit.json("plan", FASTQE, "--format", "json", "--execution", "host", "--sgids", "CPGLCL17,CPGLCL9999995")
+    assert [job["group"]["id"] for job in plan["jobs"]] == ["CPGLCL17"]
+    assert plan["skipped"][0]["group"] == "CPGLCL9999995" and "not found" in plan["skipped"][0]["reason"]
+
+
+def test_a_tool_missing_on_the_host_is_one_clear_line_before_anything_is_submitted(toolkit, tmp_path):
+    spec = tmp_path / "missing-tool.yaml"
+    text = (REPO / CHECKSUMS).read_text().replace("test {{ group.id }}", "no-such-tool-anywhere {{ group.id }}")
+    text = text.replace("../../../dockerfiles", str(REPO / "dockerfiles"))
+    spec.write_text(text)
+    done = toolkit.run("run", str(spec), "--execution", "host", check=4)
+    assert "`no-such-tool-anywhere`" in done.stderr and "not on PATH" in done.stderr
+    assert "submitting" not in done.stderr
+
+
+def test_an_unreachable_metamist_is_one_clear_line(toolkit):
+    done = toolkit.run(
+        "plan", FASTQE, "--execution", "host", check=3,
+        extra_env={"SM_URL": "http://127.0.0.1:9", "SM_ENVIRONMENT": "local"},
+    )
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "127.0.0.1:9" in lines[0]
+
+
+def test_bad_arguments_are_usage_errors(toolkit):
+    done = toolkit.run("plan", FASTQE, "--param", "nope=1", check=2)
+    assert "declares no such parameter" in done.stderr

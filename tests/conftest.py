@@ -1,0 +1,74 @@
+"""Shared fixtures: an isolated toolkit home and the real CLI run as a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Toolkit:
+    """Runs ``toolkit`` in a clean environment: own home (store, buckets), own metadata port, no CPG config."""
+
+    home: Path
+    port: int
+    env: dict
+
+    def run(self, *args: str, check: int | None = 0, timeout: float = 600, extra_env: dict | None = None):
+        env = {**self.env, **(extra_env or {})}
+        done = subprocess.run(
+            [sys.executable, "-m", "toolkit", *args], cwd=REPO, env=env, capture_output=True, text=True,
+            timeout=timeout,
+        )
+        if check is not None and done.returncode != check:
+            raise AssertionError(
+                f"toolkit {' '.join(args)} exited {done.returncode}, expected {check}\n"
+                f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+            )
+        assert "Traceback" not in done.stderr, done.stderr
+        return done
+
+    def json(self, *args: str, **kwargs):
+        return json.loads(self.run(*args, **kwargs).stdout)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def web_bucket(self) -> Path:
+        return self.home / "buckets" / "cpg-sandbox-test-web"
+
+
+@pytest.fixture
+def toolkit(tmp_path) -> Toolkit:
+    home = tmp_path / "home"
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SM_", "CPG_", "TOOLKIT_"))}
+    env.update({"TOOLKIT_HOME": str(home), "TOOLKIT_METADATA_PORT": str(port), "PYTHONWARNINGS": "ignore"})
+    return Toolkit(home=home, port=port, env=env)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With TOOLKIT_REQUIRE_DOCKER=1 (CI), a `docker` test that skips is a failure: CI always has the engine."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and item.get_closest_marker("docker") and os.environ.get("TOOLKIT_REQUIRE_DOCKER") == "1":
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but TOOLKIT_REQUIRE_DOCKER=1: {report.longrepr}"
