@@ -73,33 +73,68 @@ def choose_execution(settings: Settings, requested: str, image: str) -> tuple[st
     return "container", f"in the image {image} (Docker Engine)"
 
 
-def _output_location(settings: Settings) -> Callable[[str, str], str]:
+def _output_location(settings: Settings | None) -> Callable[[str, str], str]:
+    """(suffix, category) -> cpg-utils ``output_path(suffix, category)``.
+
+    The category's prefix (bucket + output prefix) is looked up once per category: the same string
+    ``output_path`` builds, without re-reading the config for each of thousands of groups.
+    """
     from cpg_utils.config import output_path
 
+    prefixes: dict[str, str] = {}
+
     def location(suffix: str, category: str) -> str:
-        return output_path(suffix, category if category != "default" else None)
+        prefix = prefixes.get(category)
+        if prefix is None:
+            prefix = prefixes[category] = output_path("", category if category != "default" else None)
+        return os.path.join(prefix, suffix)
 
     return location
 
 
-def _display_url(settings: Settings) -> Callable[[str], str | None]:
-    from cpg_utils.config import output_path
+def _display_url(settings: Settings | None) -> Callable[[str], str | None]:
+    """web suffix -> its URL (cpg-utils ``output_path(suffix, 'web_url')``), or None without a web_url."""
+    from cpg_utils.config import ConfigError, output_path
 
-    def url(suffix: str) -> str | None:
+    try:
+        prefix = output_path("", "web_url")
+    except (ConfigError, KeyError):
+        return lambda suffix: None
+    return lambda suffix: os.path.join(prefix, suffix)
+
+
+def _existence_check(settings: Settings) -> Callable[[str], bool]:
+    """Does an output exist already? Local paths on disk; gs:// through cloudpathlib (GCS).
+
+    ``[toolkit] gcs_mirror = DIR`` in the config answers gs://bucket/path from DIR/bucket/path instead: the
+    stand-in for GCS in tests and dry runs on machines without Google access.
+    """
+    mirror = (settings.config.get("toolkit") or {}).get("gcs_mirror")
+
+    def exists(destination: str) -> bool:
+        if "://" not in destination:
+            return os.path.exists(destination)
+        if mirror and destination.startswith("gs://"):
+            return os.path.exists(os.path.join(mirror, destination[len("gs://"):]))
+        from cpg_utils import to_path
+
+        return to_path(destination).exists()
+
+    return exists
+
+
+def _local_image_id(image: str) -> str | None:
+    """The engine's id for the image (a tag can move; this cannot), for the Analyses' provenance."""
+    from toolkit.images import docker_client
+
+    try:
+        client = docker_client()
         try:
-            return output_path(suffix, "web_url")
-        except Exception:  # noqa: BLE001 - a config without web_url simply has no display URLs
-            return None
-
-    return url
-
-
-def _exists(destination: str) -> bool:
-    if "://" not in destination:
-        return os.path.exists(destination)
-    from cpg_utils import to_path
-
-    return to_path(destination).exists()
+            return client.images.get(image).id
+        finally:
+            client.close()
+    except Exception:  # noqa: BLE001 - provenance is best effort; the reference is recorded regardless
+        return None
 
 
 @dataclass
@@ -137,6 +172,7 @@ def prepare_plan(
 
     tool_version = probe_tool_version(spec, image if mode == "container" else None) if probe_version and mode != "service" else None
 
+    image_id = _local_image_id(image) if mode == "container" else None
     location = _output_location(settings)
     context = PlanContext(
         project=settings.project,
@@ -146,10 +182,11 @@ def prepare_plan(
         spec_sha256=loaded.content_hash,
         output_location=location,
         display_url=_display_url(settings),
-        output_exists=_exists,
+        output_exists=_existence_check(settings),
         existing_analyses=existing,
         params=params,
         tool_version=tool_version,
+        image_id=image_id,
     )
     plan = make_plan(spec, groups, context)
     return Prepared(plan=plan, execution_reason=reason)

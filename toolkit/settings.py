@@ -145,11 +145,27 @@ def _activate_cpg_config(paths: list[str]) -> Any:
     return cpg_config.get_config()
 
 
+def _is_loopback(url: str) -> bool:
+    return re.match(r"^https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|/|$)", url) is not None
+
+
+def _write_local_config(home: Path, project: str, web_base_url: str, metamist_url: str, kind: str) -> Any:
+    config_file = home / "config" / f"{kind}-{project}.toml"
+    _write_toml(config_file, embedded_config(home, project, web_base_url, metamist_url))
+    return _activate_cpg_config([str(config_file)])
+
+
 @contextlib.contextmanager
 def open_settings(project: str | None = None, *, need_metamist: bool = True) -> Iterator[Settings]:
-    """Resolve settings for one command, starting the embedded metadata server when it is the default."""
+    """Resolve config and Metamist for one command; start the embedded server when it is the one to use.
+
+    Which Metamist: ``[toolkit] metamist_url`` of a given config ("embedded" or a URL), else ``SM_URL`` /
+    ``SM_ENVIRONMENT`` as the metamist client reads them; without any config and without ``SM_URL``, the
+    embedded server.
+    """
     from toolkit.metamist_connection import connect
 
+    config = None
     config_path = os.environ.get("CPG_CONFIG_PATH")
     if config_path:
         try:
@@ -157,43 +173,32 @@ def open_settings(project: str | None = None, *, need_metamist: bool = True) -> 
         except Exception as error:  # cpg-utils raises ValueError/ConfigError/OSError with a useful text
             raise UsageError(f"cannot read CPG_CONFIG_PATH={config_path}: {error}") from None
         chosen = project or project_from_config(config)
-        configured_url = config.get("toolkit", {}).get("metamist_url")
-        if configured_url and configured_url != "embedded":
-            local = re.match(r"^https?://(127\.0\.0\.1|localhost)(:|/|$)", configured_url) is not None
-            connect(configured_url, local=local)
-            yield Settings(config, embedded=False, project=chosen, metamist_url=configured_url)
-            return
-        if configured_url != "embedded":
-            connect(None, local=False)  # whatever SM_URL / SM_ENVIRONMENT say: a real Metamist
-            yield Settings(config, embedded=False, project=chosen, metamist_url=os.environ.get("SM_URL"))
-            return
+        target = (config.get("toolkit") or {}).get("metamist_url")  # None: the client's own SM_URL choice
+    else:
+        chosen = project or "sandbox-test"
+        target = os.environ.get("SM_URL") or "embedded"
+
+    if target == "embedded":
         with _embedded_server(need_metamist) as (url, home):
+            if config is None:
+                config = _write_local_config(home, chosen, f"{url}/web", url, "embedded")
             connect(url, local=True)
             yield Settings(config, embedded=True, project=chosen, metamist_url=url, home=home)
         return
 
-    chosen = project or "sandbox-test"
-    sm_url = os.environ.get("SM_URL")
-    if sm_url:
-        # A Metamist chosen in the environment, with the toolkit's own local storage config around it.
+    home = None
+    if config is None:
+        # SM_URL without a config: that Metamist, with the toolkit's local storage config around it.
         from toolkit.metadata_server import default_home
 
         home = default_home()
-        local = os.environ.get("SM_ENVIRONMENT") == "local"
-        data = embedded_config(home, chosen, f"{sm_url.rstrip('/')}/web", sm_url)
-        config_file = home / "config" / f"local-{chosen}.toml"
-        _write_toml(config_file, data)
-        config = _activate_cpg_config([str(config_file)])
-        connect(sm_url, local=local)
-        yield Settings(config, embedded=False, project=chosen, metamist_url=sm_url, home=home)
-        return
-    with _embedded_server(need_metamist) as (url, home):
-        data = embedded_config(home, chosen, f"{url}/web", url)
-        config_file = home / "config" / f"embedded-{chosen}.toml"
-        _write_toml(config_file, data)
-        config = _activate_cpg_config([str(config_file)])
-        connect(url, local=True)
-        yield Settings(config, embedded=True, project=chosen, metamist_url=url, home=home)
+        config = _write_local_config(home, chosen, f"{target.rstrip('/')}/web", target, "local")
+    if target is None:
+        connect(None, local=False)  # production, or whatever SM_URL / SM_ENVIRONMENT say
+    else:
+        local = _is_loopback(target) or os.environ.get("SM_ENVIRONMENT") == "local"
+        connect(target, local=local)
+    yield Settings(config, embedded=False, project=chosen, metamist_url=target or os.environ.get("SM_URL"), home=home)
 
 
 @contextlib.contextmanager

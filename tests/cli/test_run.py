@@ -167,3 +167,34 @@ def test_an_unreachable_metamist_is_one_clear_line(toolkit):
 def test_bad_arguments_are_usage_errors(toolkit):
     done = toolkit.run("plan", FASTQE, "--param", "nope=1", check=2)
     assert "declares no such parameter" in done.stderr
+
+
+@pytest.mark.slow
+def test_own_fastqs_with_hostile_names_loaded_from_a_sample_sheet_run_under_their_own_project(toolkit, tmp_path):
+    demo = REPO / "toolkit" / "metadata_server" / "demo"
+    reads = tmp_path / "my reads"
+    reads.mkdir()
+    hostile = "a b'; touch pwned #"
+    for sample, source in (("S1", "DEMO001"), ("S2", "DEMO002")):
+        for end in ("R1", "R2"):
+            name = f"{hostile}{sample}_{end}.fastq.gz" if sample == "S1" else f"{sample}_{end}.fastq.gz"
+            (reads / name).write_bytes((demo / f"{source}_{end}.fastq.gz").read_bytes())
+    sheet = tmp_path / "samples.csv"
+    sheet.write_text(
+        "project,participant,sample,sequencing_type,read1,read2\n"
+        f"mystudy-test,P1,S1,genome,\"my reads/{hostile}S1_R1.fastq.gz\",\"my reads/{hostile}S1_R2.fastq.gz\"\n"
+        "mystudy-test,P2,S2,exome,my reads/S2_R1.fastq.gz,my reads/S2_R2.fastq.gz\n"
+    )
+    loaded = toolkit.run("metadata", "load", str(sheet))
+    assert "mystudy-test" in loaded.stdout
+
+    run = toolkit.run("run", CHECKSUMS, "--project", "mystudy-test", "--execution", "host")
+    assert "2 succeeded, 0 failed" in run.stderr
+    results = sorted((toolkit.home / "buckets" / "cpg-mystudy-test-analysis" / "toolkit" / "checksums").glob("*.md5"))
+    assert len(results) == 2
+    names = {line.split("  ", 1)[1] for result in results for line in result.read_text().splitlines()}
+    assert f"{hostile}S1_R1.fastq.gz" in names and "S2_R2.fastq.gz" in names  # one argument each, intact
+    assert not list(tmp_path.rglob("pwned")) and not (REPO / "pwned").exists()
+    assert {a["sequencingGroups"][0]["id"] for a in analyses_via_graphql(toolkit, "mystudy-test")} == {
+        r.stem for r in results
+    }

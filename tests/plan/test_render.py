@@ -461,7 +461,9 @@ _RENDERERS = {
     renderer="command",
 )
 @example(
-    template="{{ reads[2][0].count }} {{ group.id.upper }}", context=_context(reads=["", "", "x"]), renderer="text"
+    template="{{ reads[2][0].count }} {{ group.id.upper }}",
+    context=_context(reads=["", "", "x"]),
+    renderer="text",
 )
 @example(template="a\n{{ group\n.nope }}", context=_context(), renderer="text")
 @example(template="{{ reads }}{{ group.lanes }}{{ group.meta }}", context=_context(), renderer="command")

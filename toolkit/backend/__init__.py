@@ -113,6 +113,13 @@ def _memory_for(job: PlannedJob, execution: str) -> str:
 
 def build_batch(spec: JobSpec, plan: Plan, *, batch_name: str | None = None):
     """Add one Bash job per RUN job of the plan to the cpg-utils batch. Returns (batch, {group id: hail job})."""
+    from toolkit.plan import gc_paused
+
+    with gc_paused():
+        return _build_batch(spec, plan, batch_name)
+
+
+def _build_batch(spec: JobSpec, plan: Plan, batch_name: str | None):
     from cpg_utils.hail_batch import get_batch, reset_batch
 
     if plan.execution == "container":

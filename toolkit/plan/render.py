@@ -146,7 +146,10 @@ def render_command(template: str, context: CommandContext, *, name: str = "comma
         # Plain replacement finds exactly the stand-ins _STAND_IN would: none can start inside another match.
         for stand_in, placeholder in placeholder_of.items():
             command = command.replace(stand_in, placeholder)
-        if _ALTERED_STAND_IN.search(command):
+        # For ASCII text the case-insensitive pattern needs "toolkitfile" in the lower-cased text (only some
+        # non-ASCII letters, such as the Kelvin sign, also match ASCII ones).
+        maybe_altered = not command.isascii() or "toolkitfile" in command.lower()
+        if maybe_altered and _ALTERED_STAND_IN.search(command):
             raise RenderError(
                 "a read or output that is a Hail Batch file was changed by a filter; use it as it is",
                 template_name=name,

@@ -1,0 +1,82 @@
+"""Dry-run form of a production run: an analysis-runner-style cpg-utils config (Hail Batch service, gs://
+buckets, the CPG web URL). The Batch service and GCS cannot be reached here, so `toolkit plan` shows what would
+be submitted; Metamist is the embedded server, pointed at with `[toolkit] metamist_url`, and GCS existence
+checks read a local mirror (`[toolkit] gcs_mirror`): both clearly named stand-ins.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import REPO
+
+CONFIG = """
+[workflow]
+dataset = "sandbox"
+access_level = "test"
+output_prefix = "fastqe/v1"
+driver_image = "australia-southeast1-docker.pkg.dev/analysis-runner/images/driver:latest"
+
+[hail]
+backend = "batch"
+billing_project = "sandbox"
+
+[storage.default]
+default = "gs://cpg-sandbox-test"
+web = "gs://cpg-sandbox-test-web"
+analysis = "gs://cpg-sandbox-test-analysis"
+tmp = "gs://cpg-sandbox-test-tmp"
+web_url = "https://test-web.populationgenomics.org.au/sandbox"
+
+[toolkit]
+metamist_url = "{metamist}"
+gcs_mirror = "{mirror}"
+"""
+
+
+@pytest.fixture
+def metamist_stand_in(toolkit):
+    """The embedded server, run on its own (as `toolkit metadata serve`), standing in for Metamist."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "metadata", "serve", "--port", str(toolkit.port)],
+        env=toolkit.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{toolkit.url}/api/v1/project/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        server.kill()
+        raise AssertionError(server.stdout.read())
+    yield toolkit.url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_plan_under_an_analysis_runner_config_targets_the_service_and_the_buckets(toolkit, metamist_stand_in, tmp_path):
+    mirror = tmp_path / "gcs"
+    # One report already exists in the web bucket (but is not registered): that group is register-only.
+    existing = mirror / "cpg-sandbox-test-web" / "fastqe" / "v1" / "fastqe" / "CPGLCL25.html"
+    existing.parent.mkdir(parents=True)
+    existing.write_text("<html>earlier run</html>")
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.format(metamist=metamist_stand_in, mirror=mirror))
+
+    plan = toolkit.json("plan", "jobspecs/fastqe.yaml", "--format", "json", extra_env={"CPG_CONFIG_PATH": str(config)})
+    assert plan["execution"] == "service" and plan["project"] == "sandbox-test"
+    assert plan["image"].startswith("australia-southeast1-docker.pkg.dev/cpg-common/images/fastqe")
+    jobs = {job["group"]["id"]: job for job in plan["jobs"]}
+    report = jobs["CPGLCL17"]["outputs"]["report"]
+    assert report["destination"] == "gs://cpg-sandbox-test-web/fastqe/v1/fastqe/CPGLCL17.html"
+    assert report["uri"] == report["destination"]
+    assert report["display_url"] == "https://test-web.populationgenomics.org.au/sandbox/fastqe/v1/fastqe/CPGLCL17.html"
+    assert jobs["CPGLCL17"]["action"] == "run" and jobs["CPGLCL25"]["action"] == "register"
+    assert jobs["CPGLCL17"]["registrations"][0]["meta"]["display_url"] == report["display_url"]
