@@ -19,6 +19,12 @@ def run(args: argparse.Namespace) -> int:
     from toolkit.spec import load_spec
 
     loaded = load_spec(args.spec)
+    if loaded.warnings:
+        import sys
+
+        from toolkit.spec.diagnostics import render_diagnostics
+
+        print(render_diagnostics(loaded.warnings), file=sys.stderr)
     params = parse_params(loaded.model, args.param)
     sgids = select_sgids(args.sgids)
     reporter = Reporter()

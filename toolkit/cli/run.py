@@ -23,6 +23,12 @@ def run(args: argparse.Namespace) -> int:
 
     reporter = Reporter()
     loaded = load_spec(args.spec)
+    if loaded.warnings:
+        import sys
+
+        from toolkit.spec.diagnostics import render_diagnostics
+
+        print(render_diagnostics(loaded.warnings), file=sys.stderr)
     spec = loaded.model
     params = parse_params(spec, args.param)
     sgids = select_sgids(args.sgids)

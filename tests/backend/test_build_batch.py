@@ -1,0 +1,91 @@
+"""build_batch: the Hail batch the toolkit builds from a plan (built, not run: running is tested in tests/cli)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from toolkit.plan import PlanContext, make_plan
+from toolkit.query.groups import Group, GroupSet, Read
+
+
+@pytest.fixture
+def local_config(tmp_path, monkeypatch):
+    from cpg_utils import config as cpg_config
+
+    from toolkit.settings import _activate_cpg_config, _write_toml, embedded_config
+
+    path = tmp_path / "config.toml"
+    _write_toml(path, embedded_config(tmp_path, "sandbox-test", "http://127.0.0.1:1/web", "http://127.0.0.1:1"))
+    monkeypatch.delenv("HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS", raising=False)
+    yield _activate_cpg_config([str(path)])
+    cpg_config._config_paths = []
+    cpg_config._config = None
+
+
+def plan_for(tmp_path: Path, execution: str, groups):
+    from toolkit.pipeline import _display_url, _output_location
+    from toolkit.spec import load_spec
+
+    spec = load_spec(REPO / "jobspecs" / "fastqe.yaml")
+    context = PlanContext(
+        project="sandbox-test", image="registry.local/fastqe@sha256:" + "a" * 64, execution=execution,
+        spec_path=str(spec.path), spec_sha256=spec.content_hash,
+        output_location=_output_location(None), display_url=_display_url(None),
+    )
+    return spec, make_plan(spec.model, GroupSet(tuple(groups)), context)
+
+
+def groups(tmp_path: Path, count: int):
+    reads = []
+    for number in range(count):
+        pair = []
+        for end in (1, 2):
+            path = tmp_path / f"S{number}_R{end}.fq.gz"
+            path.write_bytes(b"x")
+            pair.append(Read(str(path), 1))
+        reads.append(Group(id=f"CPGLCL{number}", reads=tuple(pair), fields={"sample": f"S{number}", "sequencing_type": "genome"}))
+    return reads
+
+
+def test_one_bash_job_per_group_with_the_plans_resources_image_and_outputs(local_config, tmp_path):
+    from toolkit.backend import build_batch
+
+    spec, plan = plan_for(tmp_path, "container", groups(tmp_path, 3))
+    batch, jobs = build_batch(spec.model, plan)
+    assert len(batch._jobs) == 3 and set(jobs) == {"CPGLCL0", "CPGLCL1", "CPGLCL2"}
+    job = jobs["CPGLCL1"]
+    assert job._image == plan.image
+    assert job._memory == str(2 * 1024**3)  # bytes: Docker CLI refuses `-m 2Gi`
+    assert job._storage == "2Gi" and job.attributes["sequencing_group"] == "CPGLCL1"
+    (report,) = job._external_outputs
+    assert report._output_paths == {plan.jobs[1].outputs["report"].destination}
+    assert "fastqe ${BATCH_TMPDIR}" in job._command[0] and "--html >" in job._command[0]
+    import os
+
+    assert os.environ["HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS"].startswith(" --rm") and "--network none" in os.environ["HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS"]
+
+
+def test_batched_inputs_and_outputs_match_hails_own_read_input_and_write_output(local_config, tmp_path):
+    """The single-event-loop-pass helpers record exactly what Batch.read_input / write_output would."""
+    from cpg_utils.hail_batch import get_batch, reset_batch
+
+    from toolkit.backend import _read_inputs, _write_outputs
+
+    reset_batch()
+    batch = get_batch("equivalence")
+    locations = [str(tmp_path / "a.fq"), str(tmp_path / "b.fq"), str(tmp_path / "a.fq")]
+    ours = _read_inputs(batch, locations)
+    theirs = batch.read_input(locations[0])
+    assert set(ours) == {locations[0], locations[1]}
+    assert ours[locations[0]]._input_path == theirs._input_path
+    assert Path(ours[locations[0]]._value).name == Path(theirs._value).name == "a.fq"
+
+    first, second = batch.new_job("one"), batch.new_job("two")
+    first.command(f"echo > {first.out}")
+    second.command(f"echo > {second.out}")
+    batch.write_output(first.out, "relative/out.txt")
+    _write_outputs(batch, [(second.out, "relative/out.txt")])
+    assert first.out._output_paths == second.out._output_paths == {str(Path("relative/out.txt").resolve())}
