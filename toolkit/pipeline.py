@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from toolkit.errors import EnvironmentProblem, UsageError
 from toolkit.plan import PlanContext, make_plan
-from toolkit.plan.model import Action, Plan
+from toolkit.plan.model import Plan
 from toolkit.query import QueryRequest, fetch_groups
 from toolkit.settings import Settings
 from toolkit.spec.models import JobSpec

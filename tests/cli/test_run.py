@@ -5,7 +5,9 @@ Jobs run on the host here (`--execution host`); running them inside the image is
 
 from __future__ import annotations
 
-import gzip
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,36 +19,36 @@ CHECKSUMS = "tests/data/jobspecs/checksums.yaml"
 DEMO_GROUPS = ["CPGLCL17", "CPGLCL25", "CPGLCL33"]
 
 
-def analyses_via_graphql(toolkit, project="sandbox-test"):
-    """What another Metamist user sees: the project's analyses through the metamist client's GraphQL."""
-    import subprocess
-    import sys
+def in_own_process(toolkit, body: str, *args: str) -> str:
+    """Run ``body`` in a new Python process against the toolkit home's store, served by the embedded server.
 
+    (The toolkit's own server lives only while a toolkit command runs.) ``server``, ``connect`` and ``sys.argv``
+    are available to ``body``; its stdout is returned.
+    """
     script = (
         "import json, sys\n"
-        "from toolkit.metamist_connection import connect, graphql_query\n"
-        "connect(sys.argv[1], local=True)\n"
-        "data = graphql_query('query($p: String!) { project(name: $p) { analyses { id type status output "
-        "meta sequencingGroups { id } } } }', {'p': sys.argv[2]})\n"
-        "print(json.dumps(data['project']['analyses']))\n"
-    )
-    # The server runs only during a toolkit command; serve it for this query with `metadata serve`-like API.
-    serve = (
-        "import json, sys, os\n"
-        "from pathlib import Path\n"
         "from toolkit.metadata_server import start_server, default_db_path\n"
-        "from toolkit.metamist_connection import connect, graphql_query\n"
+        "from toolkit.metamist_connection import connect, graphql_query, analysis_api\n"
         "with start_server(db_path=default_db_path(), port=0) as server:\n"
         "    connect(server.url, local=True)\n"
-        "    data = graphql_query('query($p: String!) { project(name: $p) { analyses { id type status output "
-        "meta sequencingGroups { id } } } }', {'p': sys.argv[1]})\n"
-        "    print(json.dumps(data['project']['analyses']))\n"
+        + "".join(f"    {line}\n" for line in body.strip().splitlines())
     )
-    import json
-
-    done = subprocess.run([sys.executable, "-c", serve, project], env=toolkit.env, capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run([sys.executable, "-c", script, *args], env=toolkit.env, capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return done.stdout
+
+
+def analyses_via_graphql(toolkit, project="sandbox-test"):
+    """What another Metamist user sees: the project's analyses, through the metamist client's GraphQL."""
+    return json.loads(
+        in_own_process(
+            toolkit,
+            "data = graphql_query('query($p: String!) { project(name: $p) { analyses { id type status output "
+            "meta sequencingGroups { id } } } }', {'p': sys.argv[1]})\n"
+            "print(json.dumps(data['project']['analyses']))",
+            project,
+        )
+    )
 
 
 def test_plan_json_of_the_demo_lists_every_job_without_running_anything(toolkit):
@@ -119,20 +121,11 @@ def test_one_failed_job_is_not_registered_the_others_are_and_the_exit_code_says_
 def test_outputs_written_but_not_registered_are_registered_without_rerunning(toolkit):
     toolkit.run("run", CHECKSUMS, "--execution", "host", "--sgids", "CPGLCL17")
     # Lose the registration (as if the driver died after the batch): deactivate the Analysis.
-    script = (
-        "import sys\n"
-        "from toolkit.metadata_server import start_server, default_db_path\n"
-        "from toolkit.metamist_connection import connect, analysis_api\n"
+    in_own_process(
+        toolkit,
         "from metamist.models import AnalysisUpdateModel, AnalysisStatus\n"
-        "with start_server(db_path=default_db_path(), port=0) as server:\n"
-        "    connect(server.url, local=True)\n"
-        "    analysis_api().update_analysis(1, AnalysisUpdateModel(status=AnalysisStatus('completed'), active=False))\n"
+        "analysis_api().update_analysis(1, AnalysisUpdateModel(status=AnalysisStatus('completed'), active=False))",
     )
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-c", script], env=toolkit.env, capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr
     plan = toolkit.json("plan", CHECKSUMS, "--format", "json", "--execution", "host", "--sgids", "CPGLCL17")
     assert plan["jobs"][0]["action"] == "register"
     rerun = toolkit.run("run", CHECKSUMS, "--execution", "host", "--sgids", "CPGLCL17")

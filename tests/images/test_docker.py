@@ -84,7 +84,7 @@ def test_spec_tests_run_inside_the_image(project, engine, cleanup_images):
     built = build_image(loaded.path, loaded.model.image, "127.0.0.1:1", echo=lambda line: None)
     lines: list[str] = []
     assert run_spec_tests(loaded, built.reference, echo=lines.append) is True
-    assert lines[-1] == "1 passed, 0 failed"
+    assert lines[-1] == "1 of 1 spec test passed"
 
     # on the host there is no /greeting and no tool.sh: the same test must fail there, proving where it ran
     host_lines: list[str] = []

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 
 import pytest
 
@@ -26,10 +27,15 @@ def fastqe_checkout(tmp_path):
     shutil.copytree(REPO / "jobspecs", root / "jobspecs")
     shutil.copytree(REPO / "dockerfiles" / "fastqe", root / "dockerfiles" / "fastqe")
     (root / "jobspecs" / "fastqe.lock.json").unlink(missing_ok=True)
-    return root / "jobspecs" / "fastqe.yaml"
+    spec = root / "jobspecs" / "fastqe.yaml"
+    # An image name of its own: the registry outlives a test run, and "already published" would skip the push.
+    name = f"fastqe-test-{uuid.uuid4().hex[:8]}"
+    spec.write_text(spec.read_text().replace("  name: fastqe\n", f"  name: {name}\n", 1))
+    return spec, name
 
 
 def test_fastqe_image_published_pulled_back_and_used_by_the_demo_run(toolkit, engine, registry, fastqe_checkout):
+    fastqe_checkout, name = fastqe_checkout
     env = {"TOOLKIT_REGISTRY": registry}
     published = toolkit.run("publish", str(fastqe_checkout), extra_env=env)
     assert "PASS tiny-pair" in published.stdout + published.stderr  # spec tests ran inside the image first
@@ -37,13 +43,14 @@ def test_fastqe_image_published_pulled_back_and_used_by_the_demo_run(toolkit, en
     lock = json.loads(fastqe_checkout.with_name("fastqe.lock.json").read_text())
     from toolkit.images import RegistryClient
 
-    assert RegistryClient(registry).manifest_digest("fastqe", lock["tag"]) == lock["digest"]
-    by_digest = f"{registry}/fastqe@{lock['digest']}"
+    assert RegistryClient(registry).manifest_digest(name, lock["tag"]) == lock["digest"]
+    by_digest = f"{registry}/{name}@{lock['digest']}"
 
     # Remove every local copy, then pull it back by digest: the run must use exactly that image.
-    for image in engine.images.list(name=f"{registry}/fastqe"):
+    for image in engine.images.list(name=f"{registry}/{name}"):
         engine.images.remove(image.id, force=True)
-    engine.images.pull(f"{registry}/fastqe", tag=lock["digest"])
+    assert not engine.images.list(name=f"{registry}/{name}")
+    engine.images.pull(f"{registry}/{name}", tag=lock["digest"])
 
     run = toolkit.run("run", str(fastqe_checkout), "--execution", "container", extra_env=env)
     assert f"in the image {by_digest}" in run.stderr
@@ -56,6 +63,8 @@ def test_fastqe_image_published_pulled_back_and_used_by_the_demo_run(toolkit, en
 
     again = toolkit.run("run", str(fastqe_checkout), "--execution", "container", extra_env=env)
     assert "3 already done" in again.stderr
+    for image in engine.images.list(name=f"{registry}/{name}"):
+        engine.images.remove(image.id, force=True)
 
 
 def test_driver_image_runs_the_toolkit_against_its_embedded_server(engine):

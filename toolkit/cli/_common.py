@@ -28,6 +28,21 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_image_arguments(parser: argparse.ArgumentParser) -> None:
+    """SPEC and --registry, shared by the image verbs (build, test, publish)."""
+    parser.add_argument("spec", metavar="SPEC", help="the jobspec YAML file")
+    parser.add_argument(
+        "--registry",
+        help="registry prefix of the image name (default: $TOOLKIT_REGISTRY, the cpg-utils config "
+        "[toolkit] image_registry, else CPG's Artifact Registry)",
+    )
+
+
+def progress_line(line: str) -> None:
+    """Progress of long image steps goes to stderr, so stdout keeps only each verb's result."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def emit_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")

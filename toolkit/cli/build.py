@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from toolkit.cli._common import add_image_arguments, progress_line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="the jobspec YAML file")
-    parser.add_argument(
-        "--registry",
-        help="registry prefix of the image name (default: $TOOLKIT_REGISTRY, the cpg-utils config "
-        "[toolkit] image_registry, else CPG's Artifact Registry)",
-    )
+    add_image_arguments(parser)
     parser.add_argument("--force", action="store_true", help="build even when an image with the content key exists")
-
-
-def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
 
     loaded = load_spec(args.spec)
     result = build_image(
-        loaded.path, loaded.model.image, resolve_registry(args.registry), echo=_progress, force=args.force
+        loaded.path, loaded.model.image, resolve_registry(args.registry), echo=progress_line, force=args.force
     )
     state = "built" if result.built else "up to date"
     print(f"{result.reference} {state} ({result.image_id}, content key {result.content_key})")

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from toolkit.cli._common import add_image_arguments, progress_line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="the jobspec YAML file")
-    parser.add_argument(
-        "--registry",
-        help="where to push (default: $TOOLKIT_REGISTRY, the cpg-utils config [toolkit] image_registry, "
-        "else CPG's Artifact Registry)",
-    )
+    add_image_arguments(parser)
     parser.add_argument(
         "--bump",
         action="store_true",
@@ -22,17 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-tests", action="store_true", help="push without running the spec's tests")
 
 
-def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 def run(args: argparse.Namespace) -> int:
     from toolkit.images import publish_image
     from toolkit.spec import load_spec
 
     loaded = load_spec(args.spec)
     lock = publish_image(
-        loaded, registry=args.registry, bump=args.bump, skip_tests=args.skip_tests, echo=_progress
+        loaded, registry=args.registry, bump=args.bump, skip_tests=args.skip_tests, echo=progress_line
     )
     print(f"{lock.registry}/{lock.image}:{lock.tag} {lock.digest}")
     return 0

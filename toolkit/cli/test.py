@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from toolkit.cli._common import add_image_arguments, progress_line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="the jobspec YAML file")
+    add_image_arguments(parser)
     parser.add_argument("--host", action="store_true", help="run the tests on the host instead of in the image")
-    parser.add_argument("--registry", help="registry prefix of the image name (as for `toolkit build`)")
     parser.add_argument(
         "--no-build", action="store_true",
         help="use the image as it is (by default it is built first; a content-key hit makes that instant)",
     )
-
-
-def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         if args.no_build:
             image = image_reference(loaded, args.registry)
         else:
-            image = build_image(loaded.path, loaded.model.image, resolve_registry(args.registry), echo=_progress).reference
+            image = build_image(loaded.path, loaded.model.image, resolve_registry(args.registry), echo=progress_line).reference
     if not run_spec_tests(loaded, image, host=args.host, echo=print):
         raise ImageError("spec tests failed")
     return 0
