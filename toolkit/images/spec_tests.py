@@ -1,24 +1,27 @@
-"""Spec tests (a spec's ``tests:``): run the command on tiny committed fixtures, check the outputs.
+"""Spec tests (a spec's ``tests:``): run the spec on tiny committed fixtures, check the outputs.
 
-Each test gets its own scratch folder; the fixtures are copied in, the command is rendered by the same
-renderer the pipeline uses, and run either in the image (``docker run``, network off, the scratch folder
-mounted at the same path) or on the host. Expectations are then checked on the files the command wrote.
+A test is a one-group run of the real pipeline: its fixture group goes through ``make_plan`` and Hail's
+LocalBackend exactly like a group from Metamist (same rendering, same job script, same ``docker run`` flags,
+network off), inside the image or on the host; only the outputs go to a scratch folder and nothing is
+registered. Expectations are then checked on the files the job wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
-import subprocess
+import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from toolkit.errors import ImageError
+from toolkit.errors import EnvironmentProblem, ImageError
 
 OUTPUT_TAIL_LINES = 20
-TEST_TIMEOUT_SECONDS = 600
 
 
 @dataclass
@@ -65,96 +68,94 @@ def _check(name: str, path: Path, expectation) -> list[str]:
     return problems
 
 
-def _run_in_container(image_ref: str, command: str, workdir: Path) -> tuple[int, str]:
-    from toolkit.backend import JOB_PREAMBLE
-    from toolkit.images._engine import docker_client
-
-    client = docker_client()
-    try:
-        container = client.containers.create(
-            image_ref,
-            ["/bin/bash", "-c", JOB_PREAMBLE + command],
-            entrypoint="",
-            working_dir=str(workdir),
-            volumes={str(workdir): {"bind": str(workdir), "mode": "rw"}},
-            # The job's network is off, as in real runs: a test that needs the network is a broken test.
-            network_mode="none",
-        )
+@contextlib.contextmanager
+def _captured_output(path: Path) -> Iterator[None]:
+    """Send this process's stdout/stderr (and so the jobs' output, which Hail does not capture) to ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "wb") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
         try:
-            container.start()
-            status = container.wait(timeout=TEST_TIMEOUT_SECONDS)
-            logs = container.logs(stdout=True, stderr=True).decode(errors="replace")
-            return int(status.get("StatusCode", 1)), logs
+            yield
         finally:
-            container.remove(force=True)
-    finally:
-        client.close()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
-def _run_on_host(command: str, workdir: Path) -> tuple[int, str]:
-    import os
+@contextlib.contextmanager
+def _local_batch_config(workdir: Path) -> Iterator[None]:
+    """cpg-utils' get_batch reads its backend from the config: a LocalBackend config of the test's own."""
+    from toolkit.settings import _activate_cpg_config, _write_toml, embedded_config
 
-    from toolkit.backend import JOB_PREAMBLE, host_path_with_toolkit
-
+    before = os.environ.get("CPG_CONFIG_PATH")
+    config = workdir / "config.toml"
+    _write_toml(config, embedded_config(workdir, "spec-test", "http://127.0.0.1/web", "http://127.0.0.1"))
+    _activate_cpg_config([str(config)])
     try:
-        completed = subprocess.run(
-            ["bash", "-c", JOB_PREAMBLE + command],
-            cwd=workdir,
-            env={**os.environ, "PATH": host_path_with_toolkit()},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=TEST_TIMEOUT_SECONDS,
-        )
-    except subprocess.TimeoutExpired:
-        return 124, f"timed out after {TEST_TIMEOUT_SECONDS} s"
-    return completed.returncode, completed.stdout.decode(errors="replace")
+        yield
+    finally:
+        if before:
+            _activate_cpg_config(before.split(","))
+        else:
+            os.environ.pop("CPG_CONFIG_PATH", None)
 
 
 def _run_one(loaded_spec, test, image_ref: str | None, host: bool) -> SpecTestOutcome:
-    import time
-
-    from toolkit.plan.render import CommandContext, render_command, render_output_path
+    from toolkit.backend import check_host_tool, run_local
+    from toolkit.plan import PlanContext, make_plan
+    from toolkit.plan.model import Action
+    from toolkit.query.groups import Group, GroupSet, Read
 
     spec = loaded_spec.model
     outcome = SpecTestOutcome(name=test.name)
-    # mkdtemp under /tmp: Hail-style paths must have no blanks, and the folder is mounted at the same path.
+    reads = []
+    for read in test.group.reads:
+        source = loaded_spec.resolve(read)
+        if not source.is_file():
+            outcome.problems.append(f"fixture {read!r} not found ({source})")
+            return outcome
+        reads.append(Read(str(source), source.stat().st_size))
+    # mkdtemp under /tmp: Hail inserts its scratch path unquoted, so no blanks in it.
     workdir = Path(tempfile.mkdtemp(prefix=f"spec-test-{spec.name}-"))
     try:
-        inputs = workdir / "inputs"
-        inputs.mkdir()
-        reads = []
-        for read in test.group.reads:
-            source = loaded_spec.resolve(read)
-            if not source.is_file():
-                outcome.problems.append(f"fixture {read!r} not found ({source})")
-                return outcome
-            target = inputs / source.name
-            shutil.copyfile(source, target)
-            reads.append(str(target))
-        group = {**test.group.fields, "id": test.group.id}
-        resources = {"cpu": spec.resources.cpu, "memory": spec.resources.memory, "storage": spec.resources.storage}
-        path_context = CommandContext(group=group, params=_resolved_params(spec, test.params), resources=resources)
-        outputs = {}
-        for name, output in spec.outputs.items():
-            relative = render_output_path(output.path, path_context, name=f"outputs.{name}.path")
-            local = workdir / "outputs" / relative
-            local.parent.mkdir(parents=True, exist_ok=True)
-            outputs[name] = str(local)
-        context = CommandContext(
-            reads=reads, outputs=outputs, group=group, params=path_context.params, resources=resources
+        group = Group(id=test.group.id, reads=tuple(reads), fields=dict(test.group.fields))
+        context = PlanContext(
+            project="spec-test",
+            image=image_ref or "",
+            execution="host" if host else "container",
+            spec_path=str(loaded_spec.path),
+            spec_sha256=loaded_spec.content_hash,
+            output_location=lambda suffix, category: str(workdir / "outputs" / category / suffix),
+            params=_resolved_params(spec, test.params),
         )
-        command = render_command(spec.command, context)
+        plan = make_plan(spec, GroupSet((group,)), context)
+        (job,) = plan.jobs
+        assert job.action is Action.RUN
+        if host:
+            try:
+                check_host_tool(spec)
+            except EnvironmentProblem as problem:
+                outcome.problems.append(problem.message)
+                return outcome
+        log = workdir / "job-output.log"
         started = time.monotonic()
-        code, output = _run_on_host(command, workdir) if host else _run_in_container(image_ref, command, workdir)
+        with _local_batch_config(workdir), _captured_output(log):
+            result = run_local(spec, plan)
         outcome.seconds = time.monotonic() - started
-        outcome.output = output
-        if code != 0:
-            outcome.problems.append(f"command exited with status {code}")
+        outcome.output = log.read_text(errors="replace")
+        if not result.outcomes[group.id].succeeded:
+            outcome.problems.append(f"the job failed: {result.outcomes[group.id].detail}")
         for name, expectation in test.expect.items():
-            if name not in outputs:
+            if name not in job.outputs:
                 outcome.problems.append(f"expect names {name!r}, which is not an output of the spec")
                 continue
-            outcome.problems.extend(_check(name, Path(outputs[name]), expectation))
+            outcome.problems.extend(_check(name, Path(job.outputs[name].destination), expectation))
         return outcome
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
