@@ -150,6 +150,7 @@ def prepare_plan(
     params: dict[str, Any],
     execution: str = "auto",
     probe_version: bool = False,
+    force: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> Prepared:
     """query -> plan, with everything the plan needs from the outside world looked up here."""
@@ -186,6 +187,7 @@ def prepare_plan(
         params=params,
         tool_version=tool_version,
         image_id=image_id,
+        force=force,
     )
     plan = make_plan(spec, groups, context)
     return Prepared(plan=plan, execution_reason=reason)

@@ -191,3 +191,20 @@ def test_own_fastqs_with_hostile_names_loaded_from_a_sample_sheet_run_under_thei
     assert {a["sequencingGroups"][0]["id"] for a in analyses_via_graphql(toolkit, "mystudy-test")} == {
         r.stem for r in results
     }
+
+
+@pytest.mark.slow
+def test_force_reruns_and_replaces_the_analysis_keeping_one_active_per_output(toolkit):
+    toolkit.run("run", CHECKSUMS, "--execution", "host", "--sgids", "CPGLCL17")
+    forced = toolkit.run("run", CHECKSUMS, "--execution", "host", "--sgids", "CPGLCL17", "--force")
+    assert "1 succeeded" in forced.stderr and "(replaces Analysis 1, now inactive)" in forced.stderr
+    active = analyses_via_graphql(toolkit)
+    assert [a["id"] for a in active] == [2]
+    every = json.loads(
+        in_own_process(
+            toolkit,
+            "data = graphql_query('{ project(name: \"sandbox-test\") { analyses(active: {in_: [true, false]}) "
+            "{ id active status } } }', {})\nprint(json.dumps(data['project']['analyses']))",
+        )
+    )
+    assert {(a["id"], a["active"], a["status"]) for a in every} == {(1, False, "COMPLETED"), (2, True, "COMPLETED")}

@@ -9,6 +9,10 @@ from toolkit.cli._common import Reporter, add_selection_arguments
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_selection_arguments(parser)
+    parser.add_argument(
+        "--force", action="store_true",
+        help="rerun groups that are already done; their new Analysis replaces the old one (made inactive)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         if settings.embedded:
             reporter.step(f"embedded metadata server at {settings.metamist_url} (store under {settings.home})")
         prepared = prepare_plan(
-            loaded, settings, sgids=sgids, params=params, execution=args.execution, probe_version=True,
+            loaded, settings, sgids=sgids, params=params, execution=args.execution, probe_version=True, force=args.force,
             progress=reporter.step,
         )
         plan = prepared.plan
@@ -73,10 +77,13 @@ def run(args: argparse.Namespace) -> int:
                 reporter.fail(f"{group_id}: {result.outcomes[group_id].detail}")
 
         succeeded = [job for job in to_run if result and result.outcomes[job.group.id].succeeded]
-        report = register_jobs(plan, succeeded + register_only)
+        report = register_jobs(plan, succeeded + register_only, replace=args.force)
         for registered in report.registered:
             if registered.created:
-                reporter.line(f"{registered.group_id}: registered {registered.output} as Analysis {registered.analysis_id}")
+                replaced = f" (replaces Analysis {registered.replaced}, now inactive)" if registered.replaced else ""
+                reporter.line(
+                    f"{registered.group_id}: registered {registered.output} as Analysis {registered.analysis_id}{replaced}"
+                )
             else:
                 reporter.line(
                     f"{registered.group_id}: {registered.output} was registered meanwhile "
@@ -92,6 +99,11 @@ def run(args: argparse.Namespace) -> int:
         f"{len(done)} already done, {len(register_only)} registered from an earlier run; "
         f"{len(report.created)} Analyses created"
     )
+    if report.registered:
+        hint = f"the registered outputs: toolkit outputs {args.spec}"
+        if settings.embedded:
+            hint += " (their display URLs are served while `toolkit metadata serve` runs)"
+        reporter.line(hint)
     if failed or report.failed:
         problems = []
         if failed:

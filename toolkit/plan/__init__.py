@@ -40,6 +40,7 @@ class PlanContext:
     params: dict[str, Any] = field(default_factory=dict)
     tool_version: str | None = None
     image_id: str | None = None  # the engine's image id (sha256 of its config) when jobs run in containers
+    force: bool = False  # rerun every group; registering then replaces (deactivates) the earlier Analysis
 
 
 def registration_uri(destination: str) -> str:
@@ -173,6 +174,9 @@ def _plan_one(spec: JobSpec, group: Group, ctx: PlanContext) -> PlannedJob:
 def _decide(
     outputs: dict[str, PlannedOutput], registrations: list[PlannedRegistration], ctx: PlanContext
 ) -> tuple[Action, str]:
+    if ctx.force:
+        replaced = [str(reg.existing_id) for reg in registrations if reg.existing_id is not None]
+        return Action.RUN, "forced" + (f": will replace Analysis {', '.join(replaced)}" if replaced else "")
     if registrations and all(reg.existing_id is not None for reg in registrations):
         ids = ", ".join(str(reg.existing_id) for reg in registrations)
         return Action.DONE, f"already registered (Analysis {ids})"

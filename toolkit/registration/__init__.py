@@ -84,6 +84,7 @@ class Registered:
     output: str
     analysis_id: int
     created: bool  # False when Metamist already had it (found at registration time)
+    replaced: int | None = None  # the earlier Analysis of the same output, now inactive (--force)
 
 
 @dataclass
@@ -122,8 +123,12 @@ def _create(project: str, registration: PlannedRegistration) -> int:
     return int(_analysis_api().create_analysis(project, analysis))
 
 
-def register_jobs(plan: Plan, jobs: Iterable[PlannedJob]) -> RegistrationReport:
-    """Create the Analyses of the given (succeeded, or register-only) jobs, skipping any that exist by now."""
+def register_jobs(plan: Plan, jobs: Iterable[PlannedJob], *, replace: bool = False) -> RegistrationReport:
+    """Create the Analyses of the given (succeeded, or register-only) jobs, skipping any that exist by now.
+
+    ``replace`` (``toolkit run --force``): an output's Analysis found at planning time is replaced: the new
+    one is created and the old one made inactive, so one output keeps exactly one active Analysis.
+    """
     jobs = list(jobs)
     report = RegistrationReport()
     pending = [(job, reg) for job in jobs for reg in job.registrations]
@@ -137,14 +142,38 @@ def register_jobs(plan: Plan, jobs: Iterable[PlannedJob]) -> RegistrationReport:
         return report
     for job, reg in pending:
         known = existing.get((reg.type, reg.output_uri))
-        if known is not None:
+        replacing = replace and known is not None and known == reg.existing_id
+        if known is not None and not replacing:
             report.registered.append(Registered(job.group.id, reg.output, known, created=False))
             continue
         try:
             analysis_id = _create(plan.project, reg)
+            if replacing:
+                # Create first, then retire the old one: a failure in between leaves two active
+                # Analyses for one output (visible, and fixed by the next --force), never zero.
+                _deactivate(known)
         except MetadataError as error:
             report.failed.append((job.group.id, reg.output, error.message))
             continue
         existing[(reg.type, reg.output_uri)] = analysis_id
-        report.registered.append(Registered(job.group.id, reg.output, analysis_id, created=True))
+        report.registered.append(
+            Registered(job.group.id, reg.output, analysis_id, created=True, replaced=known if replacing else None)
+        )
     return report
+
+
+def _deactivate(analysis_id: int) -> None:
+    from metamist.models import AnalysisUpdateModel
+
+    # status is required by the REST model; the PATCH keeps the status an Analysis already has
+    _analysis_api().update_analysis(analysis_id, AnalysisUpdateModel(status=_status_of(analysis_id), active=False))
+
+
+def _status_of(analysis_id: int):
+    from metamist.models import AnalysisStatus
+
+    from toolkit.metamist_connection import graphql_query
+
+    data = graphql_query("query($id: Int!) { analyses(id: {eq: $id}) { status } }", {"id": analysis_id})
+    status = (data.get("analyses") or [{}])[0].get("status", "COMPLETED")
+    return AnalysisStatus(status.lower().replace("_", "-"))
