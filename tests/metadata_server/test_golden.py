@@ -256,7 +256,7 @@ def _first_difference(actual, expected, path="$"):
     if isinstance(actual, list):
         if len(actual) != len(expected):
             return f"{path}: {len(actual)} items != golden {len(expected)}: {actual!r:.300} vs {expected!r:.300}"
-        for index, (left, right) in enumerate(zip(actual, expected)):
+        for index, (left, right) in enumerate(zip(actual, expected, strict=False)):
             if left != right:
                 return _first_difference(left, right, f"{path}[{index}]")
     return f"{path}: {actual!r:.300} != golden {expected!r:.300}"

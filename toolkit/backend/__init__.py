@@ -177,7 +177,7 @@ def _read_inputs(batch, locations: list[str]) -> dict:
     async def read_all():
         return await asyncio.gather(*(coroutine(location) for location in unique))
 
-    return dict(zip(unique, async_to_blocking(read_all())))
+    return dict(zip(unique, async_to_blocking(read_all()), strict=False))
 
 
 def _write_outputs(batch, outputs: list[tuple[object, str]]) -> None:

@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         )
         plan = prepared.plan
         reporter.step(f"jobs run {prepared.execution_reason}")
+        for warning in plan.warnings:
+            reporter.warn(warning)
         for rejection in plan.skipped:
             (reporter.fail if rejection.fatal else reporter.warn)(f"{rejection.group_id}: {rejection.reason}")
         fatal = [r for r in plan.skipped if r.fatal]

@@ -424,7 +424,7 @@ def resolve_sg_analyses(node, info, **args):
                 {row["project_id"] for row in analyses.values()}).values()}
         kept = {row["id"] for row in _filter_analyses(list(analyses.values()), args, info, names)}
         nodes = {row_id: node for row_id, node in zip(sorted(kept), make_nodes(
-            [analyses[row_id] for row_id in sorted(kept)]))}
+            [analyses[row_id] for row_id in sorted(kept)]), strict=False)}
         grouped: dict = {}
         for analysis_id, sg_id in links:
             if analysis_id in nodes:

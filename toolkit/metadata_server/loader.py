@@ -95,7 +95,7 @@ def _parse_json_with_lines(text: str, problems: _Problems):
     except json.JSONDecodeError as error:
         problems.add(error.lineno, f"column {error.colno}", f"invalid JSON: {error.msg}")
         problems.raise_if_any()
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable") from error
 
 
 # -- seed format --------------------------------------------------------------------------------------------
@@ -209,11 +209,11 @@ def _load_seed(path: Path, store: Store, summary: LoadSummary) -> None:
             project_id = _project_id(store, conn, project["name"], project.get("dataset"))
             echoed = insert_participants(store, conn, project_id, project.get("participants") or [], DEFAULT_CODEC)
             summary.projects.append(project["name"])
-            for p_in, p_out in zip(project.get("participants") or [], echoed):
+            for p_in, p_out in zip(project.get("participants") or [], echoed, strict=False):
                 summary.participants += 1
-                for s_in, s_out in zip(p_in.get("samples") or [], p_out["samples"]):
+                for s_in, s_out in zip(p_in.get("samples") or [], p_out["samples"], strict=False):
                     summary.samples += 1
-                    for g_in, g_out in zip(s_in.get("sequencing_groups") or [], s_out["sequencing_groups"]):
+                    for g_in, g_out in zip(s_in.get("sequencing_groups") or [], s_out["sequencing_groups"], strict=False):
                         summary.sequencing_groups.append(g_out["id"])
                         summary.assays += len(g_out["assays"])
                         group_eid = (g_in.get("external_ids") or {}).get("")

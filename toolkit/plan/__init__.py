@@ -241,4 +241,11 @@ def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext) -> Plan:
                     source_name=ctx.spec_path,
                 )
         plan.jobs.append(job)
+    unsized = [job.group.id for job in plan.jobs if "unknown" in job.resources.storage_reason]
+    if unsized:
+        shown = ", ".join(unsized[:5]) + (f" and {len(unsized) - 5} more" if len(unsized) > 5 else "")
+        plan.warnings.append(
+            f"storage: auto, but Metamist records no read sizes for {shown}: those jobs get only "
+            f"resources.storage_floor ({spec.resources.storage_floor})"
+        )
     return plan

@@ -55,6 +55,7 @@ import os
 import re
 import secrets
 import shlex
+import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -216,8 +217,9 @@ def _output_path_problem(path: str) -> str | None:
 _STAND_IN = re.compile(r"toolkitfile[0-9a-f]{16}_\d+_")
 _ALTERED_STAND_IN = re.compile(r"toolkitfile[0-9a-f]{16}", re.IGNORECASE)
 # Stand-in -> Hail placeholder, for the render in progress.
+# (The default is an immutable, empty mapping: never mutated, only replaced per render.)
 _STAND_INS: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
-    "toolkit_stand_ins", default={}
+    "toolkit_stand_ins", default=types.MappingProxyType({})
 )
 
 

@@ -61,7 +61,7 @@ def _search(expression: str, data: Any, what: str) -> Any:
     try:
         return jmespath.search(expression, data)
     except JMESPathError as error:  # validated offline, but a function can still fail on odd data
-        raise MetadataError(f"inputs.{what}: JMESPath `{expression}` failed on Metamist's answer: {error}")
+        raise MetadataError(f"inputs.{what}: JMESPath `{expression}` failed on Metamist's answer: {error}") from None
 
 
 def _as_size(value: Any) -> int | None:

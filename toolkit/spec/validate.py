@@ -201,7 +201,7 @@ class _Checker:
                 line=line, column=column, length=len("reads") if column else None))
         command_outputs = set(self.template_uses["outputs"])
         path_rules = self._rules(for_output_path=True)
-        for name, output in _mapping(self.data.get("outputs")).items():
+        for name, _output in _mapping(self.data.get("outputs")).items():
             uses = self.check_template(("outputs", name, "path"), path_rules)
             if uses is not None and "group" not in uses:
                 self.error(self.document.at_value(
