@@ -89,3 +89,42 @@ def test_batched_inputs_and_outputs_match_hails_own_read_input_and_write_output(
     batch.write_output(first.out, "relative/out.txt")
     _write_outputs(batch, [(second.out, "relative/out.txt")])
     assert first.out._output_paths == second.out._output_paths == {str(Path("relative/out.txt").resolve())}
+
+
+class BatchServiceStandIn:
+    """Stands in for the Hail Batch service (unreachable here): accepts the submitted batch, numbers its
+    jobs as the service does, and reports one of them failed."""
+
+    def __init__(self, failing_group: str):
+        self.failing_group = failing_group
+        self.submitted = None
+
+    def run(self, batch, **kwargs):
+        from types import SimpleNamespace
+
+        self.submitted = batch
+        states = []
+        for number, job in enumerate(batch._jobs, start=1):
+            job._client_job = SimpleNamespace(job_id=number)
+            failed = job.attributes["sequencing_group"] == self.failing_group
+            states.append({"job_id": number, "state": "Failed" if failed else "Success"})
+        return SimpleNamespace(id=42, jobs=lambda: iter(states))
+
+
+def test_service_outcomes_are_read_per_job_from_the_service(local_config, tmp_path, monkeypatch):
+    from toolkit import backend
+
+    spec, plan = plan_for(tmp_path, "service", groups(tmp_path, 3))
+    service = BatchServiceStandIn(failing_group="CPGLCL1")
+    real_build = backend.build_batch
+
+    def build_and_route_to_stand_in(*args, **kwargs):
+        batch, jobs = real_build(*args, **kwargs)
+        monkeypatch.setattr(batch, "run", lambda **kw: service.run(batch, **kw))
+        return batch, jobs
+
+    monkeypatch.setattr(backend, "build_batch", build_and_route_to_stand_in)
+    result = backend.run_service(spec.model, plan)
+    assert result.batch_id == "42"
+    assert result.succeeded == ["CPGLCL0", "CPGLCL2"] and result.failed == ["CPGLCL1"]
+    assert all(job._image == plan.image and job._memory == "2Gi" for job in service.submitted._jobs)

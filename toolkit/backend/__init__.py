@@ -291,11 +291,17 @@ def run_service(spec: JobSpec, plan: Plan) -> RunResult:
     started = time.time()
     handle = batch.run(wait=True)
     result.seconds = time.time() - started
+    # After submission each Hail job knows its service job id; the service lists jobs by that id.
+    group_by_job_id = {
+        client_job.job_id: group_id
+        for group_id, job in jobs.items()
+        if (client_job := getattr(job, "_client_job", None)) is not None
+    }
     states: dict[str, str] = {}
     if handle is not None:
         result.batch_id = str(getattr(handle, "id", ""))
         for status in handle.jobs():
-            group_id = (status.get("attributes") or {}).get("sequencing_group")
+            group_id = group_by_job_id.get(status.get("job_id"))
             if group_id:
                 states[group_id] = status.get("state", "")
     for job in to_run:
