@@ -13,7 +13,7 @@ from typing import Any, Callable
 from toolkit.errors import EnvironmentProblem, UsageError
 from toolkit.plan import PlanContext, make_plan
 from toolkit.plan.model import Plan
-from toolkit.query import QueryRequest, fetch_groups
+from toolkit.query import GroupSet, QueryRequest, Rejection, fetch_groups
 from toolkit.settings import Settings
 from toolkit.spec.models import JobSpec
 
@@ -48,6 +48,24 @@ def parse_params(spec: JobSpec, assignments: list[str] | None) -> dict[str, Any]
     if missing:
         raise UsageError(f"parameter(s) without a default need a value: {', '.join('--param ' + m + '=...' for m in missing)}")
     return values
+
+
+def reject_missing_local_reads(groups: GroupSet, *, fatal: bool) -> GroupSet:
+    """A read stored as a local path (a sample sheet, the demo) that is not on this machine: one clear line
+    for its group now, rather than a failed job after submission."""
+    kept, rejected = [], list(groups.rejections)
+    for group in groups.groups:
+        missing = [
+            read.location for read in group.reads
+            if ("://" not in read.location or read.location.startswith("file://"))
+            and not os.path.exists(read.location.removeprefix("file://"))
+        ]
+        if missing:
+            rejected.append(Rejection(group.id, f"read not found on this machine: {missing[0]}"
+                                      + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""), fatal))
+        else:
+            kept.append(group)
+    return GroupSet(tuple(kept), tuple(rejected))
 
 
 def choose_execution(settings: Settings, requested: str, image: str) -> tuple[str, str]:
@@ -164,6 +182,7 @@ def prepare_plan(
 
     progress(f"querying Metamist for project {settings.project}")
     groups = fetch_groups(spec, QueryRequest(project=settings.project, sgids=sgids, params=params))
+    groups = reject_missing_local_reads(groups, fatal=spec.inputs.expect.on_mismatch == "fail")
     progress(f"{len(groups.groups)} group(s) to consider, {len(groups.rejections)} skipped")
 
     existing = {}

@@ -87,3 +87,19 @@ def test_odd_metadata_is_normalised_or_explained():
 def test_groups_expression_that_finds_nothing_is_a_metadata_error():
     with pytest.raises(MetadataError, match="found nothing"):
         extract_groups(fastqe_inputs(groups="sequencingGroups"), {"project": {"sequencingGroups": []}})
+
+
+def test_local_reads_missing_on_this_machine_reject_their_group(tmp_path):
+    from toolkit.pipeline import reject_missing_local_reads
+    from toolkit.query.groups import Group, GroupSet, Read
+
+    present = tmp_path / "a.fq.gz"
+    present.write_bytes(b"x")
+    groups = GroupSet((
+        Group("OK1", (Read(str(present)), Read("gs://bucket/remote.fq.gz"))),
+        Group("GONE", (Read(str(tmp_path / "moved.fq.gz")), Read(f"file://{tmp_path}/also-moved.fq.gz"))),
+    ))
+    checked = reject_missing_local_reads(groups, fatal=False)
+    assert [g.id for g in checked.groups] == ["OK1"]
+    (rejection,) = checked.rejections
+    assert rejection.group_id == "GONE" and "moved.fq.gz (and 1 more)" in rejection.reason and not rejection.fatal
