@@ -17,8 +17,6 @@ from toolkit.query import GroupSet, QueryRequest, Rejection, fetch_groups
 from toolkit.settings import Settings
 from toolkit.spec.models import JobSpec
 
-EXECUTION_CHOICES = ("auto", "container", "host")
-
 
 def parse_params(spec: JobSpec, assignments: list[str] | None) -> dict[str, Any]:
     """``--param NAME=VALUE`` (repeatable), typed by the spec's ``params``, defaults filled in."""
