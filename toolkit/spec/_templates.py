@@ -11,7 +11,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2 import TemplateAssertionError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 
@@ -82,7 +82,13 @@ def check_template(text: str, rules: SlotRules) -> TemplateCheck:
     problems: list[TemplateProblem] = []
     first_use: dict[str, tuple[int, int | None]] = {}
     attributes_used: dict[str, set[str]] = {}
-    free_names = meta.find_undeclared_variables(tree) - set(_parser().globals)
+    try:
+        free_names = meta.find_undeclared_variables(tree) - set(_parser().globals)
+    except TemplateAssertionError:
+        # Jinja's analysis gives up on an unknown filter or test (reported below); approximate the free names
+        # as every loaded name that the template does not assign itself.
+        assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+        free_names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - assigned - set(_parser().globals)
     parents: dict[int, nodes.Node] = {}
     for parent in tree.find_all(nodes.Node):
         for child in parent.iter_child_nodes():
@@ -130,4 +136,26 @@ def check_template(text: str, rules: SlotRules) -> TemplateCheck:
             message = f"unknown {_NOUNS.get(root, root)} '{key}' in {root}.{key}"
             message += f" ({hint + ' ' if hint else ''}{rules.attribute_help.get(root, 'known: ' + ', '.join(sorted(allowed)))})"
         problems.append(TemplateProblem(message, line, column, length))
+    problems.extend(_unknown_filters_and_tests(tree, lines))
     return TemplateCheck(problems, True, first_use, attributes_used)
+
+
+def _unknown_filters_and_tests(tree: nodes.Template, lines: list[str]) -> list[TemplateProblem]:
+    """``{{ x | nope }}`` parses, and only fails when the plan renders it: report it here, with a position.
+
+    The renderer (toolkit.plan.render) uses Jinja's built-in filters and tests (its ``join`` replaces the
+    built-in one), so the parser's own tables are the reference.
+    """
+    problems = []
+    for node_type, known, what, pattern in (
+        (nodes.Filter, _parser().filters, "filter", r"\|\s*({name})\b"),
+        (nodes.Test, _parser().tests, "test", r"\bis\s+(?:not\s+)?({name})\b"),
+    ):
+        for node in tree.find_all(node_type):
+            if node.name in known:
+                continue
+            column, length = _locate(lines, node.lineno, pattern.format(name=re.escape(node.name)))
+            hint = _suggest(node.name, known)
+            problems.append(TemplateProblem(
+                f"unknown {what} '{node.name}'" + (f" ({hint})" if hint else ""), node.lineno, column, length))
+    return problems
