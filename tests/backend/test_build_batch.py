@@ -106,6 +106,13 @@ class BatchServiceStandIn:
         states = []
         for number, job in enumerate(batch._jobs, start=1):
             job._client_job = SimpleNamespace(job_id=number)
+            if "sequencing_group" not in job.attributes:  # the version probe: "runs" and writes its answer
+                for resource in job._external_outputs:
+                    for destination in resource._output_paths:
+                        Path(destination).parent.mkdir(parents=True, exist_ok=True)
+                        Path(destination).write_text("fastqe, version 0.3.1\n")
+                states.append({"job_id": number, "state": "Success"})
+                continue
             failed = job.attributes["sequencing_group"] == self.failing_group
             states.append({"job_id": number, "state": "Failed" if failed else "Success"})
         return SimpleNamespace(id=42, jobs=lambda: iter(states))
@@ -127,4 +134,7 @@ def test_service_outcomes_are_read_per_job_from_the_service(local_config, tmp_pa
     result = backend.run_service(spec.model, plan)
     assert result.batch_id == "42"
     assert result.succeeded == ["CPGLCL0", "CPGLCL2"] and result.failed == ["CPGLCL1"]
-    assert all(job._image == plan.image and job._memory == "2Gi" for job in service.submitted._jobs)
+    tool_jobs = [job for job in service.submitted._jobs if "sequencing_group" in job.attributes]
+    assert len(tool_jobs) == 3 and len(service.submitted._jobs) == 4  # N tool jobs + one version probe
+    assert all(job._image == plan.image and job._memory == "2Gi" for job in tool_jobs)
+    assert result.tool_version == "fastqe, version 0.3.1"

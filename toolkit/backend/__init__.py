@@ -40,6 +40,7 @@ class RunResult:
     outcomes: dict[str, JobOutcome] = field(default_factory=dict)
     batch_id: str | None = None
     seconds: float = 0.0
+    tool_version: str | None = None  # from the service's version-probe job (local runs probe before planning)
 
     @property
     def succeeded(self) -> list[str]:
@@ -281,16 +282,52 @@ def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None]
     return result
 
 
+def _add_version_probe(batch, spec: JobSpec, plan: Plan):
+    """On the service the driver cannot run the image itself: one small job asks the tool for its version.
+
+    Returns the destination the answer is written to, or None when the spec has no ``version_command``.
+    """
+    if not spec.version_command:
+        return None
+    import uuid
+
+    from cpg_utils.config import output_path
+
+    destination = output_path(f"toolkit-provenance/{spec.name}/{uuid.uuid4().hex}.txt", "tmp")
+    job = batch.new_job(f"{spec.name} tool version", attributes={"tool": spec.name, "stage": spec.name})
+    job.image(plan.image)
+    job.cpu(0.25)
+    job.memory("lowmem")
+    # Never fails the batch: a tool without a working --version still gets its jobs run and registered.
+    job.command(f"{{ {spec.version_command} ; }} > {job.version} 2>&1 || echo unknown > {job.version}")
+    batch.write_output(job.version, destination)
+    return destination
+
+
+def _read_version(destination: str | None) -> str | None:
+    if destination is None:
+        return None
+    try:
+        from cpg_utils import to_path
+
+        lines = to_path(destination).read_text().strip().splitlines()
+    except Exception:  # noqa: BLE001 - provenance is best effort; the jobs' outcomes are what matter
+        return None
+    return lines[-1].strip() if lines else None
+
+
 def run_service(spec: JobSpec, plan: Plan) -> RunResult:
-    """Submit to the Hail Batch service, wait, and read each job's state."""
+    """Submit to the Hail Batch service, wait, and read each job's state (and the tool's version)."""
     result = RunResult()
     to_run = plan.jobs_with(Action.RUN)
     if not to_run:
         return result
     batch, jobs = build_batch(spec, plan)
+    version_destination = _add_version_probe(batch, spec, plan)
     started = time.time()
     handle = batch.run(wait=True)
     result.seconds = time.time() - started
+    result.tool_version = _read_version(version_destination)
     # After submission each Hail job knows its service job id; the service lists jobs by that id.
     group_by_job_id = {
         client_job.job_id: group_id

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
                 reporter.fail(f"{group_id}: {result.outcomes[group_id].detail}")
 
         succeeded = [job for job in to_run if result and result.outcomes[job.group.id].succeeded]
-        report = register_jobs(plan, succeeded + register_only, replace=args.force)
+        learnt = {"tool_version": result.tool_version} if result and result.tool_version else None
+        report = register_jobs(plan, succeeded + register_only, replace=args.force, extra_provenance=learnt)
         for registered in report.registered:
             if registered.created:
                 replaced = f" (replaces Analysis {registered.replaced}, now inactive)" if registered.replaced else ""

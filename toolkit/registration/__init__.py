@@ -110,24 +110,30 @@ def _analysis_api():
     return _API[1]
 
 
-def _create(project: str, registration: PlannedRegistration) -> int:
+def _create(project: str, registration: PlannedRegistration, extra_provenance: dict[str, Any]) -> int:
     from metamist.models import Analysis, AnalysisStatus  # after connect(): see toolkit.metamist_connection
 
+    meta = registration.meta
+    if extra_provenance:
+        meta = {**meta, "provenance": {**meta.get("provenance", {}), **extra_provenance}}
     analysis = Analysis(
         type=registration.type,
         status=AnalysisStatus(registration.status),
         output=registration.output_uri,
         sequencing_group_ids=list(registration.sequencing_group_ids),
-        meta=registration.meta,
+        meta=meta,
     )
     return int(_analysis_api().create_analysis(project, analysis))
 
 
-def register_jobs(plan: Plan, jobs: Iterable[PlannedJob], *, replace: bool = False) -> RegistrationReport:
+def register_jobs(
+    plan: Plan, jobs: Iterable[PlannedJob], *, replace: bool = False, extra_provenance: dict[str, Any] | None = None
+) -> RegistrationReport:
     """Create the Analyses of the given (succeeded, or register-only) jobs, skipping any that exist by now.
 
     ``replace`` (``toolkit run --force``): an output's Analysis found at planning time is replaced: the new
     one is created and the old one made inactive, so one output keeps exactly one active Analysis.
+    ``extra_provenance`` is what was learnt while running (the tool's version on the service backend).
     """
     jobs = list(jobs)
     report = RegistrationReport()
@@ -147,7 +153,7 @@ def register_jobs(plan: Plan, jobs: Iterable[PlannedJob], *, replace: bool = Fal
             report.registered.append(Registered(job.group.id, reg.output, known, created=False))
             continue
         try:
-            analysis_id = _create(plan.project, reg)
+            analysis_id = _create(plan.project, reg, extra_provenance or {})
             if replacing:
                 # Create first, then retire the old one: a failure in between leaves two active
                 # Analyses for one output (visible, and fixed by the next --force), never zero.
