@@ -10,8 +10,9 @@ Two situations, one code path afterwards:
   toolkit home: Hail's LocalBackend, storage "buckets" as folders under ``<home>/buckets``, a web URL served by
   the embedded metadata server's ``/web/``, and that server (started here if it is not already running).
 
-The embedded server listens on a fixed port (``TOOLKIT_METADATA_PORT``, default 8417) so that the
-``display_url`` registered for a report keeps working later under ``toolkit metadata serve``.
+Display URLs use a fixed port (``TOOLKIT_METADATA_PORT``, default 8417), so that the ``display_url``
+registered for a report keeps working later under ``toolkit metadata serve``. Each command's Metamist traffic
+goes to an embedded server it started itself (on that port when free, else on any free port).
 """
 
 from __future__ import annotations
@@ -179,9 +180,9 @@ def open_settings(project: str | None = None, *, need_metamist: bool = True) -> 
         target = os.environ.get("SM_URL") or "embedded"
 
     if target == "embedded":
-        with _embedded_server(need_metamist) as (url, home):
+        with _embedded_server(need_metamist) as (url, web_base, home):
             if config is None:
-                config = _write_local_config(home, chosen, f"{url}/web", url, "embedded")
+                config = _write_local_config(home, chosen, f"{web_base}/web", url, "embedded")
             connect(url, local=True)
             yield Settings(config, embedded=True, project=chosen, metamist_url=url, home=home)
         return
@@ -202,28 +203,35 @@ def open_settings(project: str | None = None, *, need_metamist: bool = True) -> 
 
 
 @contextlib.contextmanager
-def _embedded_server(need_metamist: bool) -> Iterator[tuple[str, Path]]:
+def _embedded_server(need_metamist: bool) -> Iterator[tuple[str, str, Path]]:
+    """Yields (API URL, web base URL, home) of an embedded server of this command's own.
+
+    Each command talks to a server it started itself, so no run depends on another process staying up (the
+    store is one SQLite file, safe across processes). Display URLs always use the fixed port: the first
+    command to start takes it (and serves /web/ while it runs); later ones, or a `toolkit metadata serve`
+    already there, leave it be and listen on a free port for their own API traffic.
+    """
     from toolkit.metadata_server import default_db_path, default_home, ensure_demo_loaded, start_server
 
     home = default_home()
     port = metadata_port()
-    url = f"http://{LOCAL_HOST}:{port}"
+    web_base = f"http://{LOCAL_HOST}:{port}"
     if not need_metamist:
-        yield url, home
+        yield web_base, web_base, home
         return
     db_path = default_db_path()
     ensure_demo_loaded(db_path)
-    if _port_answers_like_metamist(port):
-        # `toolkit metadata serve` (or another run) already serves this home: share it.
-        yield url, home
-        return
-    if not _port_is_free(port):
+    if not _port_is_free(port) and not _port_answers_like_metamist(port):
         raise EnvironmentProblem(
             f"port {port} on {LOCAL_HOST} is taken by something that is not the embedded metadata server",
             hint="set TOOLKIT_METADATA_PORT to a free port (display URLs registered later use that port)",
         )
-    server = start_server(db_path=db_path, web_root=home / "buckets", host=LOCAL_HOST, port=port)
+    web_root = home / "buckets"
     try:
-        yield server.url, home
+        server = start_server(db_path=db_path, web_root=web_root, host=LOCAL_HOST, port=port)
+    except EnvironmentProblem:  # taken meanwhile (another command, or `toolkit metadata serve`)
+        server = start_server(db_path=db_path, web_root=web_root, host=LOCAL_HOST, port=0)
+    try:
+        yield server.url, web_base, home
     finally:
         server.stop()
