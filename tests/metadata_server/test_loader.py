@@ -132,3 +132,27 @@ def test_cli_load_reports_and_exit_code(tmp_path, capsys):
     assert f"{sheet}:2: read1: must not be empty" in capsys.readouterr().err
     assert main(["metadata", "demo", "--db", str(tmp_path / "db.sqlite")]) == 0
     assert "3 sequencing group(s)" in capsys.readouterr().out
+
+
+def test_demo_reads_follow_the_installation_when_the_loading_checkout_is_gone(tmp_path):
+    """A store loaded from a checkout that was since moved or deleted: the demo reads point here again."""
+    import json
+    import sqlite3
+
+    from toolkit.metadata_server import ensure_demo_loaded
+    from toolkit.metadata_server.loader import DEMO_DIR
+
+    db = tmp_path / "metadata.sqlite"
+    assert ensure_demo_loaded(db) is True
+    gone = "/nonexistent/old-checkout/toolkit/metadata_server/demo"
+    with sqlite3.connect(db) as conn:
+        for assay_id, meta in conn.execute("SELECT id, meta FROM assay").fetchall():
+            meta = json.loads(meta)
+            for read in meta["reads"]:
+                read["location"] = f"{gone}/{read['basename']}"
+            conn.execute("UPDATE assay SET meta = ? WHERE id = ?", (json.dumps(meta), assay_id))
+    assert ensure_demo_loaded(db) is False
+    with sqlite3.connect(db) as conn:
+        locations = [read["location"] for (meta,) in conn.execute("SELECT meta FROM assay")
+                     for read in json.loads(meta)["reads"]]
+    assert len(locations) == 6 and all(location.startswith(str(DEMO_DIR)) for location in locations)

@@ -26,7 +26,7 @@ from toolkit.metadata_server._paths import default_db_path
 from toolkit.metadata_server.dataset import insert_participants
 from toolkit.metadata_server.ids import DEFAULT_CODEC
 from toolkit.metadata_server.service import LOCAL_USER
-from toolkit.metadata_server.store import ALL_ROLES, Store
+from toolkit.metadata_server.store import ALL_ROLES, Store, _dumps
 
 DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_SHEET = DEMO_DIR / "samples.csv"
@@ -413,11 +413,46 @@ def load_demo(db_path: Path | None = None, *, store: Store | None = None) -> Loa
 
 
 def ensure_demo_loaded(db_path: Path | None = None) -> bool:
+    """Load the demo into an empty store (True), else keep its read paths pointing at this installation."""
     store = Store(Path(db_path) if db_path else default_db_path())
     try:
         if not store.is_empty():
+            relocate_demo_reads(store)
             return False
         load_demo(store=store)
         return True
     finally:
         store.close()
+
+
+def relocate_demo_reads(store: Store) -> int:
+    """The demo's reads are stored as absolute paths into the package that loaded them. When that checkout
+    or virtualenv is gone (moved, re-cloned), point them at this installation's copies of the same files.
+    Returns how many reads were moved; reads that still exist, and anything not from the demo, are untouched.
+    """
+    from toolkit.metadata_server import DEMO_PROJECT
+
+    projects = store.projects_by_name([DEMO_PROJECT])
+    if DEMO_PROJECT not in projects:
+        return 0
+    project_id = projects[DEMO_PROJECT]["id"]
+    moved = 0
+    with store.transaction() as conn:
+        for assay_id, meta_text in conn.execute("SELECT id, meta FROM assay WHERE project_id = ?", (project_id,)).fetchall():
+            meta = json.loads(meta_text)
+            reads = meta.get("reads")
+            if not isinstance(reads, list):
+                continue
+            changed = False
+            for read in reads:
+                location = read.get("location") if isinstance(read, dict) else None
+                if not location or "://" in location or Path(location).exists():
+                    continue
+                here = DEMO_DIR / Path(location).name
+                if Path(location).parent.name == "demo" and here.is_file():
+                    read["location"] = str(here)
+                    changed = True
+                    moved += 1
+            if changed:
+                conn.execute("UPDATE assay SET meta = ? WHERE id = ?", (_dumps(meta), assay_id))
+    return moved
