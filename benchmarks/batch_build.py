@@ -41,11 +41,11 @@ def make_groups(count: int):
 
 
 def write_config(folder: Path) -> str:
-    from toolkit.settings import _write_toml, embedded_config
+    from toolkit.settings import write_toml, embedded_config
 
     config = embedded_config(folder, "bench-test", "http://127.0.0.1:8417/web", "http://127.0.0.1:8417")
     path = folder / "config.toml"
-    _write_toml(path, config)
+    write_toml(path, config)
     return str(path)
 
 

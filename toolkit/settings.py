@@ -106,7 +106,7 @@ def embedded_config(home: Path, project: str, web_base_url: str, metamist_url: s
     }
 
 
-def _write_toml(path: Path, data: dict[str, Any]) -> None:
+def write_toml(path: Path, data: dict[str, Any]) -> None:
     import toml  # a cpg-utils dependency: the same writer cpg-utils reads with
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +136,7 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _activate_cpg_config(paths: list[str]) -> Any:
+def activate_cpg_config(paths: list[str]) -> Any:
     from cpg_utils import config as cpg_config
 
     # cpg-utils caches config per process; a second run in one process (tests) must see the new file.
@@ -152,8 +152,8 @@ def _is_loopback(url: str) -> bool:
 
 def _write_local_config(home: Path, project: str, web_base_url: str, metamist_url: str, kind: str) -> Any:
     config_file = home / "config" / f"{kind}-{project}.toml"
-    _write_toml(config_file, embedded_config(home, project, web_base_url, metamist_url))
-    return _activate_cpg_config([str(config_file)])
+    write_toml(config_file, embedded_config(home, project, web_base_url, metamist_url))
+    return activate_cpg_config([str(config_file)])
 
 
 @contextlib.contextmanager
@@ -170,7 +170,7 @@ def open_settings(project: str | None = None, *, need_metamist: bool = True) -> 
     config_path = os.environ.get("CPG_CONFIG_PATH")
     if config_path:
         try:
-            config = _activate_cpg_config(config_path.split(","))
+            config = activate_cpg_config(config_path.split(","))
         except Exception as error:  # cpg-utils raises ValueError/ConfigError/OSError with a useful text
             raise UsageError(f"cannot read CPG_CONFIG_PATH={config_path}: {error}") from None
         chosen = project or project_from_config(config)

@@ -15,12 +15,12 @@ from toolkit.query.groups import Group, GroupSet, Read
 def local_config(tmp_path, monkeypatch):
     from cpg_utils import config as cpg_config
 
-    from toolkit.settings import _activate_cpg_config, _write_toml, embedded_config
+    from toolkit.settings import activate_cpg_config, write_toml, embedded_config
 
     path = tmp_path / "config.toml"
-    _write_toml(path, embedded_config(tmp_path, "sandbox-test", "http://127.0.0.1:1/web", "http://127.0.0.1:1"))
+    write_toml(path, embedded_config(tmp_path, "sandbox-test", "http://127.0.0.1:1/web", "http://127.0.0.1:1"))
     monkeypatch.delenv("HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS", raising=False)
-    yield _activate_cpg_config([str(path)])
+    yield activate_cpg_config([str(path)])
     cpg_config._config_paths = []
     cpg_config._config = None
 

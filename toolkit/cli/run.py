@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         f"{len(done)} already done, {len(register_only)} registered from an earlier run; "
         f"{len(report.created)} Analyses created"
     )
-    if report.registered:
+    if report.registered or done:
         hint = f"the registered outputs: toolkit outputs {args.spec}"
         if settings.embedded:
             hint += " (their display URLs are served while `toolkit metadata serve` runs)"

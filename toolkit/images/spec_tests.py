@@ -91,17 +91,17 @@ def _captured_output(path: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def _local_batch_config(workdir: Path) -> Iterator[None]:
     """cpg-utils' get_batch reads its backend from the config: a LocalBackend config of the test's own."""
-    from toolkit.settings import _activate_cpg_config, _write_toml, embedded_config
+    from toolkit.settings import activate_cpg_config, write_toml, embedded_config
 
     before = os.environ.get("CPG_CONFIG_PATH")
     config = workdir / "config.toml"
-    _write_toml(config, embedded_config(workdir, "spec-test", "http://127.0.0.1/web", "http://127.0.0.1"))
-    _activate_cpg_config([str(config)])
+    write_toml(config, embedded_config(workdir, "spec-test", "http://127.0.0.1/web", "http://127.0.0.1"))
+    activate_cpg_config([str(config)])
     try:
         yield
     finally:
         if before:
-            _activate_cpg_config(before.split(","))
+            activate_cpg_config(before.split(","))
         else:
             os.environ.pop("CPG_CONFIG_PATH", None)
 
