@@ -84,7 +84,7 @@ def baseline(groupset) -> tuple[float, int]:
 
 def toolkit(spec, groupset) -> tuple[float, int]:
     from toolkit.backend import build_batch
-    from toolkit.pipeline import _display_url, _output_location
+    from toolkit.pipeline import display_url_locator, output_locator
     from toolkit.plan import PlanContext, make_plan
 
     started = time.perf_counter()
@@ -94,8 +94,8 @@ def toolkit(spec, groupset) -> tuple[float, int]:
         execution="service",
         spec_path=str(spec.path),
         spec_sha256=spec.content_hash,
-        output_location=_output_location(None),
-        display_url=_display_url(None),
+        output_location=output_locator(),
+        display_url=display_url_locator(),
     )
     plan = make_plan(spec.model, groupset, context)
     fresh_batch()

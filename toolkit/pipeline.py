@@ -88,7 +88,7 @@ def choose_execution(settings: Settings, requested: str, image: str) -> tuple[st
     return "container", f"in the image {image} (Docker Engine)"
 
 
-def _output_location(settings: Settings | None) -> Callable[[str, str], str]:
+def output_locator() -> Callable[[str, str], str]:
     """(suffix, category) -> cpg-utils ``output_path(suffix, category)``.
 
     The category's prefix (bucket + output prefix) is looked up once per category: the same string
@@ -107,7 +107,7 @@ def _output_location(settings: Settings | None) -> Callable[[str, str], str]:
     return location
 
 
-def _display_url(settings: Settings | None) -> Callable[[str], str | None]:
+def display_url_locator() -> Callable[[str], str | None]:
     """web suffix -> its URL (cpg-utils ``output_path(suffix, 'web_url')``), or None without a web_url."""
     from cpg_utils.config import ConfigError, output_path
 
@@ -190,7 +190,7 @@ def prepare_plan(
     tool_version = probe_tool_version(spec, image if mode == "container" else None) if probe_version and mode != "service" else None
 
     image_id = _local_image_id(image) if mode == "container" else None
-    location = _output_location(settings)
+    location = output_locator()
     context = PlanContext(
         project=settings.project,
         image=image,
@@ -198,7 +198,7 @@ def prepare_plan(
         spec_path=str(loaded.path),
         spec_sha256=loaded.content_hash,
         output_location=location,
-        display_url=_display_url(settings),
+        display_url=display_url_locator(),
         output_exists=_existence_check(settings),
         existing_analyses=existing,
         params=params,

@@ -26,14 +26,14 @@ def local_config(tmp_path, monkeypatch):
 
 
 def plan_for(tmp_path: Path, execution: str, groups):
-    from toolkit.pipeline import _display_url, _output_location
+    from toolkit.pipeline import display_url_locator, output_locator
     from toolkit.spec import load_spec
 
     spec = load_spec(REPO / "jobspecs" / "fastqe.yaml")
     context = PlanContext(
         project="sandbox-test", image="registry.local/fastqe@sha256:" + "a" * 64, execution=execution,
         spec_path=str(spec.path), spec_sha256=spec.content_hash,
-        output_location=_output_location(None), display_url=_display_url(None),
+        output_location=output_locator(), display_url=display_url_locator(),
     )
     return spec, make_plan(spec.model, GroupSet(tuple(groups)), context)
 

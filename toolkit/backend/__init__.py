@@ -105,10 +105,9 @@ def probe_tool_version(spec: JobSpec, image: str | None, timeout: float = 60) ->
 
 def _memory_for(job: PlannedJob, execution: str) -> str:
     if execution == "container":
-        from toolkit.images import docker_memory
-
-        # Hail passes the string to `docker run -m`, and Docker CLI 28 refuses `1Gi`; bytes always work.
-        return docker_memory(job.resources.memory)
+        # Hail passes the string to `docker run -m`, and Docker CLI 28 refuses `1Gi`; bytes always work
+        # (the plan already holds them).
+        return str(job.resources.memory_bytes)
     return job.resources.memory
 
 

@@ -28,6 +28,18 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def load_spec_showing_warnings(path: str):
+    """load_spec, with the spec's warnings (not errors: those raise) printed to stderr first."""
+    from toolkit.spec import load_spec
+
+    loaded = load_spec(path)
+    if loaded.warnings:
+        from toolkit.spec.diagnostics import render_diagnostics
+
+        print(render_diagnostics(loaded.warnings), file=sys.stderr)
+    return loaded
+
+
 def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     """SPEC and --registry, shared by the image verbs (build, test, publish)."""
     parser.add_argument("spec", metavar="SPEC", help="the jobspec YAML file")

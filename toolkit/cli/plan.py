@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import Reporter, add_selection_arguments, emit_json, table
+from toolkit.cli._common import Reporter, add_selection_arguments, emit_json, load_spec_showing_warnings, table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,15 +16,8 @@ def run(args: argparse.Namespace) -> int:
     from toolkit.pipeline import parse_params, prepare_plan
     from toolkit.query import select_sgids
     from toolkit.settings import open_settings
-    from toolkit.spec import load_spec
 
-    loaded = load_spec(args.spec)
-    if loaded.warnings:
-        import sys
-
-        from toolkit.spec.diagnostics import render_diagnostics
-
-        print(render_diagnostics(loaded.warnings), file=sys.stderr)
+    loaded = load_spec_showing_warnings(args.spec)
     params = parse_params(loaded.model, args.param)
     sgids = select_sgids(args.sgids)
     reporter = Reporter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import Reporter, add_selection_arguments
+from toolkit.cli._common import Reporter, add_selection_arguments, load_spec_showing_warnings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,16 +23,9 @@ def run(args: argparse.Namespace) -> int:
     from toolkit.query import select_sgids
     from toolkit.registration import register_jobs
     from toolkit.settings import open_settings
-    from toolkit.spec import load_spec
 
     reporter = Reporter()
-    loaded = load_spec(args.spec)
-    if loaded.warnings:
-        import sys
-
-        from toolkit.spec.diagnostics import render_diagnostics
-
-        print(render_diagnostics(loaded.warnings), file=sys.stderr)
+    loaded = load_spec_showing_warnings(args.spec)
     spec = loaded.model
     params = parse_params(spec, args.param)
     sgids = select_sgids(args.sgids)
