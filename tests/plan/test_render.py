@@ -29,7 +29,8 @@ from toolkit.plan.render import (
     render_text,
 )
 
-COMMAND = "argv-dump {{ reads[0] }} {{ reads[1] }} --id {{ group.id }} > {{ outputs.report }}\n"
+# After `--`, values that start with "-" are arguments like any other (before it they are refused).
+COMMAND = "argv-dump -- {{ reads[0] }} {{ reads[1] }} --id {{ group.id }} > {{ outputs.report }}\n"
 
 SHELL_FRAGMENTS = [
     "'", '"', "\\", "`touch pwned`", "$(touch pwned)", "; touch pwned;", "&& touch pwned", "| touch pwned",
@@ -102,7 +103,7 @@ def test_hostile_values_reach_the_tool_as_exactly_the_intended_arguments(
         result = _run_like_hail(render_command(COMMAND, context), work_dir, bin_dir)
 
         assert result.returncode == 0, result.stderr.decode(errors="replace")
-        assert _dumped_argv(report) == [read_1, read_2, "--id", group_id]
+        assert _dumped_argv(report) == ["--", read_1, read_2, "--id", group_id]
         assert _files_under(tmp_path) == {"bin/argv-dump", f"work/out/{report_name}"}
 
 
@@ -118,7 +119,7 @@ def test_whole_list_and_join_give_one_argument_per_read_or_one_joined_argument(r
         _write_argv_dump(bin_dir)
         work_dir = tmp_path / "work"
         work_dir.mkdir()
-        template = "argv-dump {{ reads }} -- {{ reads | join(group.separator) }} > out.argv"
+        template = "argv-dump -- {{ reads }} -- {{ reads | join(group.separator) }} > out.argv"
         context = CommandContext(reads=reads, group={"id": "g", "separator": separator})
 
         result = _run_like_hail(render_command(template, context), work_dir, bin_dir)
@@ -126,7 +127,7 @@ def test_whole_list_and_join_give_one_argument_per_read_or_one_joined_argument(r
         assert result.returncode == 0, result.stderr.decode(errors="replace")
         blank = set(separator) <= {" ", "\t"}
         expected_joined = list(reads) if blank else [separator.join(reads)]
-        assert _dumped_argv(work_dir / "out.argv") == [*reads, "--", *expected_joined]
+        assert _dumped_argv(work_dir / "out.argv") == ["--", *reads, "--", *expected_joined]
         assert _files_under(tmp_path) == {"bin/argv-dump", "work/out.argv"}
 
 
@@ -205,8 +206,8 @@ def test_literal_template_text_is_untouched_and_values_are_quoted():
 
 
 def test_item_and_attribute_syntax_reach_the_same_slot():
-    assert render_command("{{ outputs['report'] }} {{ group['sample'] }}", _context()) == "/out/CPG1.html S-1"
-    assert render_command("{{ group.meta.kit }} {{ group.meta['kit'] }}", _context()) == "'a b' 'a b'"
+    assert render_command("t {{ outputs['report'] }} {{ group['sample'] }}", _context()) == "t /out/CPG1.html S-1"
+    assert render_command("t {{ group.meta.kit }} {{ group.meta['kit'] }}", _context()) == "t 'a b' 'a b'"
 
 
 def test_a_list_renders_as_its_items_each_quoted():
@@ -215,17 +216,17 @@ def test_a_list_renders_as_its_items_each_quoted():
 
 
 def test_join_quotes_each_item_and_returns_shell_words():
-    assert render_command("{{ reads | join(' ') }}", _context()) == "'/in/R1 x.fq' /in/R2.fq"
-    assert render_command("{{ reads | join(',') }}", _context()) == "'/in/R1 x.fq',/in/R2.fq"
-    assert render_command("{{ reads | join(';\n') }}", _context()) == "'/in/R1 x.fq'';\n'/in/R2.fq"
-    assert render_command("{{ reads | join }}", _context()) == "'/in/R1 x.fq'/in/R2.fq"
+    assert render_command("t {{ reads | join(' ') }}", _context()) == "t '/in/R1 x.fq' /in/R2.fq"
+    assert render_command("t {{ reads | join(',') }}", _context()) == "t '/in/R1 x.fq',/in/R2.fq"
+    assert render_command("t {{ reads | join(';\n') }}", _context()) == "t '/in/R1 x.fq'';\n'/in/R2.fq"
+    assert render_command("t {{ reads | join }}", _context()) == "t '/in/R1 x.fq'/in/R2.fq"
 
 
 def test_a_value_marked_safe_in_the_template_is_still_quoted():
     # `safe` and `tojson` exist in Jinja, but they mark HTML safety; nothing bypasses shell quoting.
-    assert render_command("{{ group.meta.kit | safe }}", _context()) == "'a b'"
-    assert render_command("{{ group.meta.kit | string }}", _context()) == "'a b'"
-    assert render_command("{{ group.meta.kit | tojson }}", _context()) == "'\"a b\"'"
+    assert render_command("t {{ group.meta.kit | safe }}", _context()) == "t 'a b'"
+    assert render_command("t {{ group.meta.kit | string }}", _context()) == "t 'a b'"
+    assert render_command("t {{ group.meta.kit | tojson }}", _context()) == "t '\"a b\"'"
     assert isinstance(ShellWords("x"), str)
 
 
@@ -262,7 +263,7 @@ def test_template_problems_are_render_errors_with_clear_messages(template, expec
 
 
 def test_a_null_field_can_be_tested_or_defaulted():
-    assert render_command("{{ group.empty | default('none') }}", _context()) == "none"
+    assert render_command("t {{ group.empty | default('none') }}", _context()) == "t none"
     assert render_command("{% if group.empty is defined %}x{% else %}y{% endif %}", _context()) == "y"
 
 

@@ -16,7 +16,7 @@ from jmespath.exceptions import IncompleteExpressionError, JMESPathError, LexerE
 from toolkit.spec._graphql import SchemaUnavailable, check_query
 from toolkit.spec._shape import describe
 from toolkit.spec._source import Path_, SourceDocument
-from toolkit.spec._templates import SlotRules, check_template
+from toolkit.spec._templates import SlotRules, check_template, command_placement_problems
 from toolkit.spec.diagnostics import Diagnostic
 
 RESOURCE_SLOTS = {"cpu", "memory", "storage"}
@@ -191,9 +191,20 @@ class _Checker:
             self.template_uses[root] |= result.attributes_used.get(root, set())
         return result.first_use if result.parsed else None
 
+    def check_command_placements(self, path: Path_) -> None:
+        """Every value of the command must land in a plain shell word (toolkit/shell.py says why)."""
+        text = self.string_at(path)
+        if text is None:
+            return
+        for problem in command_placement_problems(text):
+            self.error(self.document.at_text(path, problem.message, line=problem.line, column=problem.column,
+                                             length=problem.length, severity=problem.severity))
+
     def check_templates(self) -> None:
         command_rules = self._rules(for_output_path=False)
         command_uses = self.check_template(("command",), command_rules)
+        if command_uses is not None:
+            self.check_command_placements(("command",))
         if command_uses and "reads" in command_uses and not self.has_reads:
             line, column = command_uses["reads"]
             self.error(self.document.at_text(
