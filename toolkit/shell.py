@@ -99,8 +99,8 @@ _CONTEXTS = {
     "string_content": ("inside double quotes", _QUOTES),
     "heredoc_body": ("in a heredoc body", _HEREDOC),
     "heredoc_content": ("in a heredoc body", _HEREDOC),
-    "heredoc_start": ("as a heredoc delimiter", "name the delimiter in the template"),
-    "heredoc_end": ("as a heredoc delimiter", "name the delimiter in the template"),
+    "heredoc_start": ("a heredoc delimiter", "name the delimiter in the template"),
+    "heredoc_end": ("a heredoc delimiter", "name the delimiter in the template"),
     "comment": ("in a comment", "a quoted value with a line break would end the comment and run the rest: "
                 "remove it from the comment"),
     "arithmetic_expansion": ("in an arithmetic expansion $(( ))", _ARITHMETIC),
@@ -108,15 +108,15 @@ _CONTEXTS = {
     "c_style_for_statement": ("in a for (( )) loop header", _ARITHMETIC),
     "expansion": ("inside a ${...} parameter expansion", "assign the value to a variable first: "
                   "NAME={{ ... }}, then use ${NAME...}"),
-    "simple_expansion": ("as a variable name after $", _VARIABLE),
-    "variable_name": ("as a variable name", _VARIABLE),
+    "simple_expansion": ("a variable name after $", _VARIABLE),
+    "variable_name": ("a variable name", _VARIABLE),
     "extglob_pattern": ("in a pattern", "patterns treat the value's characters as pattern syntax: compare "
                         "with a program or [ ], e.g. [ \"$x\" = {{ ... }} ]"),
     "regex": ("in a regular expression", "a pattern reads the value as regex syntax: pass it to a program "
               "(grep -F -e {{ ... }})"),
     "brace_expression": ("in a brace expansion", "write the alternatives as separate words"),
-    "function_definition": ("as a function name", _PROGRAM),
-    "command_name": ("as the program of a command", _PROGRAM),
+    "function_definition": ("a function name", _PROGRAM),
+    "command_name": ("the program of a command", _PROGRAM),
 }
 # Nodes a marker's word can sit in on its way up to the construct that uses it.
 _WORD_PARTS = {"word", "concatenation", "number"}

@@ -72,6 +72,9 @@ from toolkit.errors import EXIT_SPEC, ToolkitError
 
 __all__ = [
     "ALLOW_LEADING_DASH",
+    "MAX_STEPS",
+    "MAX_TEXT",
+    "parsing_environment",
     "CommandContext",
     "RenderError",
     "ShellWords",
@@ -92,11 +95,16 @@ _WORD_SEPARATOR = re.compile(r"[ \t]+")
 
 
 class RenderError(ToolkitError):
-    """A template could not be rendered for a group (unknown slot, null value, sandbox violation...)."""
+    """A template could not be rendered for a group (unknown slot, null value, sandbox violation...).
+
+    ``limit`` is true when the render needed more than a group's render may take (MAX_STEPS...).
+    """
 
     exit_code = EXIT_SPEC
 
-    def __init__(self, problem: str, *, template_name: str, group_id: str | None, lineno: int | None = None):
+    def __init__(self, problem: str, *, template_name: str, group_id: str | None, lineno: int | None = None,
+                 limit: bool = False):
+        self.limit = limit
         where = f"{template_name} template"
         if lineno is not None:
             where += f", line {lineno}"
@@ -253,12 +261,13 @@ def _render(
         return text
     except _TEMPLATE_FAILURES as error:
         raise RenderError(
-            _problem_of(error), template_name=name, group_id=context.group_id, lineno=_template_line(error)
+            _problem_of(error), template_name=name, group_id=context.group_id, lineno=_template_line(error),
+            limit=isinstance(error, _LimitExceeded),
         ) from None
-    except RecursionError:
+    except RecursionError as error:
         raise RenderError(
             "the template nests calls too deeply (a macro that calls itself?)",
-            template_name=name, group_id=context.group_id,
+            template_name=name, group_id=context.group_id, lineno=_template_line(error), limit=True,
         ) from None
     finally:
         _PLACED.reset(placed_token)
@@ -585,6 +594,11 @@ def _shell_join(
         )
     words.words = (separator.join(_as_text(item) for item in items),)
     return words
+
+
+def parsing_environment() -> ImmutableSandboxedEnvironment:
+    """The environment whose parser, filters, tests and globals templates are checked against (validate)."""
+    return _SHELL_ENVIRONMENT
 
 
 def _shell_environment() -> ImmutableSandboxedEnvironment:
@@ -1162,7 +1176,7 @@ def _render_simple(
     text = "".join(parts)
     if len(text) > MAX_TEXT:
         raise RenderError(f"the rendered text is longer than {MAX_TEXT:,} characters", template_name=name,
-                          group_id=context.group_id)
+                          group_id=context.group_id, limit=True)
     return text
 
 

@@ -15,10 +15,13 @@ from jinja2 import TemplateAssertionError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 
-@functools.cache
 def _parser() -> SandboxedEnvironment:
-    # Parsing only: the environment that renders (plan stage) adds StrictUndefined and quoting.
-    return SandboxedEnvironment()
+    # The renderer's own environment (its filters, tests and globals are what a template may use); it never
+    # folds constants while compiling, so checking {{ 'a' * 10**9 }} builds nothing. Imported here, not at
+    # the top: toolkit.plan imports toolkit.spec.
+    from toolkit.plan.render import parsing_environment
+
+    return parsing_environment()
 
 
 @dataclass(frozen=True)
@@ -255,7 +258,10 @@ def command_placement_problems(text: str) -> list[TemplateProblem]:
             continue
         offset, length = skeleton.tags[placement.number]
         line, column = _line_column(source, offset)
-        message = placement.problem + (f": {placement.advice}" if placement.advice else "")
+        shown = re.sub(r"\s+", " ", source[offset : offset + length])
+        shown = shown if len(shown) <= 40 else shown[:36] + " }}"
+        message = placement.problem.replace("{{ ... }}", shown, 1)
+        message += f": {placement.advice}" if placement.advice else ""
         problems.append(TemplateProblem(message, line, column, length))
     if analysis.syntax_error is not None:
         offset, message = analysis.syntax_error
