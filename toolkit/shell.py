@@ -110,7 +110,7 @@ _CONTEXTS = {
                   "NAME={{ ... }}, then use ${NAME...}"),
     "simple_expansion": ("a variable name after $", _VARIABLE),
     "variable_name": ("a variable name", _VARIABLE),
-    "extglob_pattern": ("in a pattern", "patterns treat the value's characters as pattern syntax: compare "
+    "extglob_pattern": ("in a case or [[ ]] pattern", "patterns treat the value's characters as pattern syntax: compare "
                         "with a program or [ ], e.g. [ \"$x\" = {{ ... }} ]"),
     "regex": ("in a regular expression", "a pattern reads the value as regex syntax: pass it to a program "
               "(grep -F -e {{ ... }})"),
@@ -211,6 +211,15 @@ def _place(tree: _Tree, root, number: int, char_start: int, char_end: int, start
     if node is None:
         return _problem(number, char_start, char_end, "outside the shell code", "")
     problem = functools.partial(_problem, number, char_start, char_end)
+    # Re-reading contexts anywhere around the marker come first: whatever the marker is inside them, the
+    # shell reads the quoted value a second time.
+    outer = node
+    while outer is not None:
+        if outer.type in ("heredoc_body", "heredoc_content"):
+            return problem(*_CONTEXTS["heredoc_body"])
+        if outer.type == "command_substitution" and tree.data[outer.start_byte : outer.start_byte + 1] == b"`":
+            return problem("inside backticks", "backticks re-read the quoted value: use $( ) instead")
+        outer = outer.parent
     # The innermost enclosing construct decides; anything unknown fails closed.
     unit = None  # the whole word (word or concatenation) the marker is part of
     chain = []
@@ -222,8 +231,6 @@ def _place(tree: _Tree, root, number: int, char_start: int, char_end: int, start
             unit = current
             current = current.parent
             continue
-        if kind == "command_substitution" and tree.data[current.start_byte : current.start_byte + 1] == b"`":
-            return problem("inside backticks", "backticks re-read the quoted value: use $( ) instead")
         if kind in _CONTEXTS:
             if kind in ("variable_name", "simple_expansion", "expansion") and _in_arithmetic(current):
                 return problem("in an arithmetic expression", _ARITHMETIC)
@@ -232,14 +239,6 @@ def _place(tree: _Tree, root, number: int, char_start: int, char_end: int, start
     structure = current
     if structure is None or unit is None:
         return problem("not in a plain word", "")
-    # Re-reading contexts further out: a heredoc body or backticks anywhere around the marker's command.
-    outer = structure
-    while outer is not None:
-        if outer.type in ("heredoc_body", "heredoc_content"):
-            return problem(*_CONTEXTS["heredoc_body"])
-        if outer.type == "command_substitution" and tree.data[outer.start_byte : outer.start_byte + 1] == b"`":
-            return problem("inside backticks", "backticks re-read the quoted value: use $( ) instead")
-        outer = outer.parent
     word_problem = _word_problem(tree, unit, start, end)
     if word_problem:
         return problem(*word_problem)
