@@ -512,3 +512,150 @@ def test_text_without_template_syntax_is_returned_as_it_is_after_jinja_newline_n
     assert render_text("a\r\nb\rc\n", _context(), name="register.r.meta.stage") == "a\nb\nc\n"
     with pytest.raises(RenderError, match="'.' or '..' segments"):
         render_output_path("a/../b", _context(), name="outputs.r.path")
+
+
+# ------------------------------------------------------------------------ where values land (render time)
+
+# Templates with {% %} blocks: `toolkit validate` reads their text without the tags, so the rendered
+# command is what decides. Each would run metadata as code (or read it as an option) if rendered.
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{% if 1 %}echo '{{ group.sample }}'{% endif %}", "inside single quotes"),
+        ("{% for r in reads %}echo \"x {{ r }}\"\n{% endfor %}", "inside double quotes"),
+        ("{% if 1 %}cat <<EOF\n{{ group.sample }}\nEOF\n{% endif %}", "in a heredoc body"),
+        ("{% if 1 %}cat <<'EOF'\n{{ group.sample }}\nEOF\n{% endif %}", "in a heredoc body"),
+        ("{% if 1 %}echo $(( {{ group.sample }} + 1 )){% endif %}", "in an arithmetic expression"),
+        ("{% if 1 %}[[ {{ group.sample }} -eq 1 ]]{% endif %}", "inside [[ ]]"),
+        ("{% if 1 %}echo `echo {{ group.sample }}`{% endif %}", "inside backticks"),
+        ("{% if 1 %}case x in {{ group.sample }}) ;; esac{% endif %}", "case or [[ ]] pattern"),
+        ("{% if 1 %}# {{ group.sample }}\ntool{% endif %}", "in a comment"),
+        ("{% if 1 %}{{ group.sample }} --version{% endif %}", "the program of a command"),
+        ("{% if 1 %}eval {{ group.sample }}{% endif %}", "an argument of eval"),
+        ("tool {% if 1 %}{{ \"'\" }}{% endif %}x{{ group.sample }}", None),  # a quoted quote: fine
+        ("{% set q = \"'\" %}echo {% if 1 %}'{% endif %}{{ group.sample }}{% if 1 %}'{% endif %}", "single quotes"),
+        # A filter block works on the text around markers, never on the quoted values...
+        ("{% filter replace(\"'\", '') %}tool x{{ group.sample }}{% endfilter %}", None),
+        # ...and one that changes a marker is refused.
+        ("{% filter upper %}tool {{ group.sample }}{% endfilter %}", "a filter changed a value"),
+        ("{% if 1 %}X={{ reads }} tool{% endif %}", "gives 2 words where the shell takes exactly one"),
+    ],
+)
+def test_a_value_the_shell_would_reread_is_refused_at_render_time(template, reason):
+    context = _context(group={"id": "CPG1", "sample": "x; touch pwned; `touch pwned` $(touch pwned)"})
+    if reason is None:
+        assert render_command(template, context).endswith("x'x; touch pwned; `touch pwned` $(touch pwned)'")
+        return
+    with pytest.raises(RenderError) as caught:
+        render_command(template, context)
+    assert reason in caught.value.problem
+    assert caught.value.group_id == "CPG1"
+
+
+def test_a_misplaced_value_in_a_simple_template_is_refused_with_its_line():
+    with pytest.raises(RenderError) as caught:
+        render_command("tool {{ reads[0] }}\necho '{{ group.sample }}'", _context())
+    assert caught.value.lineno == 2
+    assert caught.value.problem.startswith("{{ ... }} is inside single quotes: remove the quotes")
+
+
+@pytest.mark.parametrize("template", [
+    "sort {{ group.note }} {{ reads[0] }}",
+    "{% if 1 %}sort {{ group.note }} {{ reads[0] }}{% endif %}",
+    "sort {{ group.notes }}",  # a list: every item starts an argument
+    "sort {{ group.notes | join(' ') }}",
+    "sort -k1 {{ group.note ~ '' }}",  # computed from metadata: still metadata
+    "{% set n = group.note %}sort {{ n }}",
+    "for x in {{ group.note }}; do sort $x; done",
+])
+def test_a_metadata_value_that_would_be_read_as_an_option_is_refused(template):
+    context = _context(group={"id": "CPG1", "note": "--output=/etc/x", "notes": ["a", "--output=/etc/x"]})
+    with pytest.raises(RenderError, match=r"starts with '-', so the program would read it as an option"):
+        render_command(template, context)
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("sort -- {{ group.note }} {{ reads[0] }}", "sort -- --output=/etc/x /in/R1.fq"),
+    ("sort {{ group.note | allow_leading_dash }}", "sort --output=/etc/x"),
+    ("sort --key={{ group.note }} x{{ group.note }}", "sort --key=--output=/etc/x x--output=/etc/x"),
+    ("X={{ group.note }} sort > {{ group.note }}", "X=--output=/etc/x sort > --output=/etc/x"),
+    ("head -n {{ params.n }} {{ resources.cpu }}", "head -n -1 2"),  # params and resources are not metadata
+    ("{% if 1 %}sort -- {{ group.notes }}{% endif %}", "sort -- a --output=/etc/x"),
+])
+def test_a_leading_dash_is_allowed_after_double_dash_with_the_filter_or_not_at_an_argument_start(
+    template, expected
+):
+    context = _context(
+        reads=["/in/R1.fq"], params={"n": -1}, resources={"cpu": 2},
+        group={"id": "CPG1", "note": "--output=/etc/x", "notes": ["a", "--output=/etc/x"]},
+    )
+    assert render_command(template, context) == expected
+
+
+def test_allow_leading_dash_leaves_text_templates_unchanged():
+    context = _context(group={"id": "-x"})
+    assert render_text("{{ group.id | allow_leading_dash }}", context, name="register.r.meta.m") == "-x"
+
+
+# ------------------------------------------------------------------------------------------- limits
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+        "{% for c in 'x' * 999999 %}{% for d in 'x' * 999999 %}{% endfor %}{% endfor %}",
+        "x {{ 'a' * 10**9 }}",
+        "x {{ [1] * 10**9 }}",
+        "x {{ 10 ** (10 ** 10) }}",
+        "x {{ 9 ** 999999 }}",
+        "x {{ '%s' | format('a' * 999999) ~ ('a' * 999999) }}",
+        "x {{ '%999999999s' | format(1) }}",
+        "x {{ '%s%s%s%s' % ('a' * 900000, 1, 2, 3) }}",
+        "x {{ '{:>999999999}'.format(1) }}",
+        "x {{ '{0}{0}{0}{0}{0}'.format('a' * 900000) }}",
+        "x {{ 'a' | center(10**9) }}",
+        "x {{ 'a'.ljust(999999999) }}",
+        "x {{ ('a' * 999999) | indent(999999) }}",
+        "x {{ ('a\n' * 499999) | indent(5) }}",
+        "x {{ 'a' | wordwrap(1, wrapstring='b' * 999999) }}",
+        "x {{ ('a' * 999999).replace('', 'bb') }}",
+        "x {{ ('a' * 999999) | replace('a', 'bb') }}",
+        "x {{ range(99999) | join(',' * 100) }}",
+        "x {{ ('b' * 999999).join(['a', 'a', 'a']) }}",
+        "x {{ (['a' * 999999] * 2) | join }}",
+        "x {{ 'a' | batch(10**9, 'b') | list }}",
+        "x {{ range(10) | batch(1) | sum(start=[]) }}",
+        "x {{ ('a\t' * 10) .expandtabs(999999) }}",
+        "x {{ lipsum(10**6) }}",
+        "{% set ns = namespace(s='a' * 999) %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}x",
+        "{% set ns = namespace(s='a' * 999) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}x",
+        "{% macro f() %}{{ f() }}{% endmacro %}x {{ f() }}",
+        "{% for i in range(2000) %}{{ 'a' * 999 }}{% endfor %}",
+    ],
+)
+def test_templates_that_would_exhaust_the_machine_are_refused_quickly(template):
+    with pytest.raises(RenderError) as caught:
+        render_command(template, _context())
+    assert caught.value.group_id == "CPG1"
+    assert "Traceback" not in caught.value.problem
+
+
+def test_a_render_limit_is_marked_as_such():
+    with pytest.raises(RenderError) as caught:
+        render_command("x {{ 'a' * 10**9 }}", _context())
+    assert caught.value.limit and caught.value.lineno == 1
+    with pytest.raises(RenderError) as caught:
+        render_command("x {{ group.nope }}", _context())
+    assert not caught.value.limit
+
+
+def test_ordinary_loops_filters_and_macros_still_render():
+    template = (
+        "{% macro opt(name, value) %}--{{ name }}={{ value }}{% endmacro %}"
+        "tool {% for r in reads %}{{ r }} {% endfor %}{{ reads | join(',') }} "
+        "{{ '%s-%d' | format(group.sample, params.max_reads) }} {{ group.sample | center(9) }}"
+    )
+    assert render_command(template, _context()) == (
+        "tool '/in/R1 x.fq' /in/R2.fq '/in/R1 x.fq',/in/R2.fq S-1-10 '   S-1   '"
+    )
