@@ -659,3 +659,19 @@ def test_ordinary_loops_filters_and_macros_still_render():
     assert render_command(template, _context()) == (
         "tool '/in/R1 x.fq' /in/R2.fq '/in/R1 x.fq',/in/R2.fq S-1-10 '   S-1   '"
     )
+
+
+@pytest.mark.parametrize(("cpu", "rendered"), [("2", "2"), ("2.0", "2"), ("0.5", "0.5"), ("1.5", "1.5")])
+def test_resources_cpu_renders_a_whole_number_as_an_integer(tmp_path, cpu, rendered):
+    from toolkit.plan import resolve_resources
+    from toolkit.query.groups import Group
+    from toolkit.spec import load_spec
+
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "jobspecs" / "fastqe.yaml").read_text().replace("../dockerfiles/", f"{repo}/dockerfiles/")
+    text = re.sub(r"(?m)^  cpu: .*$", f"  cpu: {cpu}", text)
+    (tmp_path / "spec.yaml").write_text(text)
+    spec = load_spec(tmp_path / "spec.yaml")
+    resources = resolve_resources(spec.model.resources, Group(id="CPG1"))
+    context = _context(resources={"cpu": resources.cpu, "memory": resources.memory, "storage": "1Gi"})
+    assert render_command("tool --threads {{ resources.cpu }}", context) == f"tool --threads {rendered}"
