@@ -649,8 +649,8 @@ class _PlacedValues:
         from toolkit import shell
 
         self.expressions = expressions
-        self.nonce = secrets.token_hex(6)
-        self.pattern = shell.marker_pattern(self.nonce)
+        self.nonce = _MARKER_NONCE
+        self.pattern = _MARKER
         self.values: list[_PlacedValue] = []
 
     def add(self, value: _PlacedValue) -> _Sentinel:
@@ -664,6 +664,9 @@ class _PlacedValues:
         return self.pattern.sub(lambda match: self.values[int(match.group(1))].quoted, text)
 
 
+# Markers are unguessable for metadata (a random tag per process), and the pattern is compiled once.
+_MARKER_NONCE = secrets.token_hex(6)
+_MARKER = re.compile(rf"tkv{_MARKER_NONCE}n(\d+)x")
 _PLACED: contextvars.ContextVar[_PlacedValues | None] = contextvars.ContextVar("toolkit_placed", default=None)
 
 
@@ -689,10 +692,8 @@ def _place_value(context: Any, value: Any, expression: int) -> _Sentinel:
 
 def _put_values_in(text: str, placed: _PlacedValues, name: str, context: CommandContext) -> str:
     """Check where each value landed in the rendered command, then put the quoted values in."""
-    from toolkit import shell
-
     if placed.values:
-        analysis = shell.analyse(text, placed.pattern)
+        analysis = _analyse_command(text)
         for placement in analysis.placements:
             if placement.number >= len(placed.values):
                 raise RenderError("a value's marker was changed by the template", template_name=name,
@@ -711,6 +712,14 @@ def _put_values_in(text: str, placed: _PlacedValues, name: str, context: Command
             "through a filter): apply filters to the value itself", template_name=name, group_id=context.group_id,
         )
     return text
+
+
+@functools.lru_cache(maxsize=256)
+def _analyse_command(skeleton: str) -> Any:
+    # Groups of a run mostly render the same skeleton (the same text around numbered markers): parse it once.
+    from toolkit import shell
+
+    return shell.analyse(skeleton, _MARKER)
 
 
 def _placement_problem(placement: Any, words: Sequence[str], dash_allowed: bool) -> str | None:
