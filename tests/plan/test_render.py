@@ -134,6 +134,7 @@ def test_whole_list_and_join_give_one_argument_per_read_or_one_joined_argument(r
 # ------------------------------------------------------------------------------------- through Hail Batch
 
 HAIL_READ_NAMES = [
+    "-rf.fq.gz",
     "a b'; touch pwned #.fq",
     "$(touch pwned).fq",
     "`touch pwned`.fq",
@@ -154,7 +155,10 @@ def test_through_hail_local_backend_each_read_is_one_argument_and_nothing_runs(t
     data_dir.mkdir()
     read_paths = []
     for index, name in enumerate(HAIL_READ_NAMES):
-        read_paths.append(data_dir / f"{index} {name}")
+        # Each in a folder of its own, so the basename Hail localises is exactly the hostile name (one
+        # starts with '-': the localised path is absolute, so the option rule never sees a leading '-').
+        read_paths.append(data_dir / str(index) / name)
+        read_paths[-1].parent.mkdir()
         read_paths[-1].write_text("ACGT\n")
     group_id = "CPG1 $(touch pwned) __RESOURCE_FILE__0"
     # One job: LocalBackend copies each written output with a fresh Python process (about 1.5 s each).
