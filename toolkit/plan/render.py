@@ -35,6 +35,17 @@ text that came from metadata. Hence :func:`render_command`:
 ``${BATCH_TMPDIR}`` itself is inserted unquoted by Hail, so the backend must use a scratch directory without
 whitespace or glob characters.
 
+Where values land, and limits
+-----------------------------
+Quoting makes a value one plain shell word, which is safe only where the shell reads plain words. So a
+command's values are first rendered as marker words (``toolkit value`` filter, added to every ``{{ }}`` by
+_Bounding), the rendered text is parsed as bash (toolkit/shell.py), and a group whose value lands inside
+quotes, a heredoc, arithmetic, ``[[ ]]``, backticks... or that would start an argument with '-' from
+metadata is refused with a RenderError; only then are the quoted values put in. Simple templates get the
+same analysis once per template. Every render is bounded (MAX_STEPS, MAX_SECONDS, MAX_TEXT, MAX_RANGE):
+_BoundedSandbox checks operators and calls, every filter is wrapped, loops and ``~`` are rewritten to count
+and check sizes before anything large is built. See docs/jobspec.md, "Where values can go".
+
 Simple templates
 ----------------
 Planning renders a few templates per group for thousands of groups, and most are "simple": literal text and
@@ -646,7 +657,6 @@ class _PlacedValues:
     """The values of one command render, each behind a marker word (toolkit.shell.marker)."""
 
     def __init__(self, expressions: tuple[tuple[int, bool], ...]):
-        from toolkit import shell
 
         self.expressions = expressions
         self.nonce = _MARKER_NONCE
