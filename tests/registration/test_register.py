@@ -86,7 +86,7 @@ ready.touch()
 while not go.exists():
     time.sleep(0.001)
 report = register_jobs(plan_of(*jobs), jobs)
-print(json.dumps([[r.group_id, r.analysis_id, r.created, r.retired] for r in report.registered] + [report.failed]))
+print(json.dumps([[r.group_id, r.analysis_id, r.created, getattr(r, "retired", None)] for r in report.registered] + [report.failed]))
 """.replace("from toolkit.metamist_connection", "from toolkit.registration import register_jobs\nfrom toolkit.metamist_connection")
 
 
