@@ -72,3 +72,14 @@ def test_a_run_leaves_nothing_in_the_temporary_folder(toolkit, tmp_path):
     done = toolkit.run("run", CHECKSUMS, "--execution", "host", "--sgids", "CPGLCL17", extra_env={"TMPDIR": str(scratch)})
     assert "1 succeeded" in done.stderr
     assert list(scratch.iterdir()) == []
+
+
+def test_a_temporary_folder_hail_would_write_unquoted_into_job_scripts_is_refused(toolkit, tmp_path):
+    """Hail's LocalBackend puts its scratch folder (under $TMPDIR) unquoted into each job script."""
+    scratch = tmp_path / "tmp $(touch PWNED) x"
+    scratch.mkdir()
+    done = toolkit.run(
+        "run", CHECKSUMS, "--execution", "host", "--sgids", "CPGLCL17", extra_env={"TMPDIR": str(scratch)}, check=4
+    )
+    assert "has characters Hail's LocalBackend does not quote" in done.stderr and "TMPDIR" in done.stderr
+    assert list(scratch.iterdir()) == [] and not list(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -150,6 +151,7 @@ def _build_batch(spec: JobSpec, plan: Plan, batch_name: str | None, refused: dic
     # Every name Hail sees is built from a fixed alphabet (toolkit.plan.names): Hail writes job names into
     # the generated script and cpg-utils puts the sequencing_group attribute into the job name.
     batch = get_batch(batch_name or f"{hail_label(spec.name)} on {hail_label(plan.project)}")
+    _check_scratch_root(batch)
     to_run = plan.jobs_with(Action.RUN)
     inputs_by_location = _read_inputs(batch, [read.location for job in to_run for read in job.group.reads])
     jobs = {}
@@ -322,6 +324,24 @@ def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None]
                 detail = "not run or not finished: the batch stopped early"
         result.outcomes[job.group.id] = JobOutcome(job.group.id, succeeded=not missing, detail=detail)
     return result
+
+
+# Hail's LocalBackend writes its scratch folder unquoted into every job script (`cd <dir>`, `${BATCH_TMPDIR}`).
+_SAFE_SCRATCH = re.compile(r"[A-Za-z0-9/._+-]+")
+
+
+def _check_scratch_root(batch) -> None:
+    root = getattr(getattr(batch, "_backend", None), "_tmp_dir", None)
+    if isinstance(root, str) and not _SAFE_SCRATCH.fullmatch(root):
+        from cpg_utils.hail_batch import reset_batch
+
+        _remove_empty_scratch_root(batch)
+        batch._backend.close()  # now, not from its __del__ while Python shuts down
+        reset_batch()
+        raise EnvironmentProblem(
+            f"the temporary folder {root!r} has characters Hail's LocalBackend does not quote in job scripts",
+            hint="set TMPDIR to a folder whose path has only letters, digits and / . _ + -",
+        )
 
 
 def _remove_empty_scratch_root(batch) -> None:
