@@ -8,7 +8,6 @@ register; nothing runs on the host; nothing raw reaches the terminal.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -163,5 +162,6 @@ def test_a_project_name_that_is_a_path_is_refused_before_anything_is_written(too
     assert not (tmp_path.parent / "escaped.toml").exists()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__, "-q"]))
+def test_error_messages_are_printed_escaped(toolkit):
+    done = toolkit.run("plan", CHECKSUMS, "--param", "\x1b]0;owned\x07x=1", check=2)
+    assert "--param \\x1b]0;owned\\x07x" in done.stderr and "\x1b" not in done.stderr and "\x07" not in done.stderr
