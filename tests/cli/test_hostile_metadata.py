@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.seed import DEMO_PAIR, load, participant
+from tests.cli.seed import load, participant
 from tests.cli.test_run import analyses_via_graphql, in_own_process
 
 BY_SAMPLE = "tests/data/jobspecs/by-sample.yaml"
@@ -66,7 +66,7 @@ def test_group_ids_from_metadata_never_reach_the_hosts_shell_and_a_bad_one_sinks
         assert md5.read_text().count("DEMO001_R") == 2
     # The ids reach the terminal escaped: no raw newline, NUL, escape or bidi override in any line.
     assert "EVIL\\ntouch" in run.stderr and "ESC\\x1b[31mRED" in run.stderr and "RTL\\u202eexe" in run.stderr
-    for raw in ("\x00", "\x1b", "\u202e", f"EVIL\ntouch"):
+    for raw in ("\x00", "\x1b", "\u202e", "EVIL\ntouch"):
         assert raw not in run.stderr and raw not in run.stdout
 
 

@@ -138,7 +138,7 @@ def test_racing_registrations_without_a_lock_converge_on_the_oldest_analysis_per
     kept_by_group = {f"CPGLCL{output.rsplit('CPGLCL', 1)[1][:-5]}": kept for output, kept in active.items()}
     retired = set()
     for registered in reports:
-        for group, analysis_id, created, retired_id in registered:
+        for group, analysis_id, _created, retired_id in registered:
             assert analysis_id == kept_by_group[group]
             if retired_id is not None:
                 retired.add(retired_id)
