@@ -105,7 +105,7 @@ class Registered:
     group_id: str
     output: str
     analysis_id: int
-    created: bool  # False when Metamist already had it (found at registration time, or won a race)
+    created: bool  # False when Metamist already had it (found at registration time, or a concurrent run's won)
     replaced: int | None = None  # the earlier Analysis of the same output, now inactive (--force)
     retired: int | None = None  # this run's own duplicate, made inactive: a concurrent run registered first
 
@@ -232,7 +232,7 @@ def _keep_one_active_per_output(
 def _unchecked(registered: Registered, error: MetadataError) -> str:
     return (
         f"registered as Analysis {registered.analysis_id}, but the check for a duplicate made by a concurrent "
-        f"run failed ({error.message}); the next run checks again"
+        f"run failed ({error.message}); see `toolkit outputs SPEC` for two active Analyses of this output"
     )
 
 
