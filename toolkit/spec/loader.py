@@ -13,9 +13,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from toolkit.errors import SpecError
+from toolkit.spec._file import SpecFileProblem, read_spec_bytes
 from toolkit.spec._shape import shape_diagnostics
 from toolkit.spec._source import YamlProblem, parse_yaml
 from toolkit.spec.diagnostics import Diagnostic
+from toolkit.spec.limits import MAX_ERRORS_SHOWN
 from toolkit.spec.models import JobSpec
 from toolkit.spec.validate import cross_field_diagnostics
 
@@ -50,18 +52,32 @@ def _decode(file: str, raw: bytes) -> str:
         ) from None
 
 
+def _at_most_shown(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The first MAX_ERRORS_SHOWN diagnostics by position, then one saying how many more there are."""
+    if len(diagnostics) <= MAX_ERRORS_SHOWN:
+        return diagnostics
+    first_hidden = diagnostics[MAX_ERRORS_SHOWN]
+    hidden = diagnostics[MAX_ERRORS_SHOWN:]
+    errors = sum(1 for d in hidden if d.is_error)
+    counts = [f"{count:,} more {word}{'s' if count != 1 else ''}"
+              for count, word in ((errors, "error"), (len(hidden) - errors, "warning")) if count]
+    summary = Diagnostic(
+        first_hidden.file, first_hidden.line, first_hidden.column,
+        f"{' and '.join(counts)} from here on (only the first {MAX_ERRORS_SHOWN} are shown: fix those and "
+        "validate again)",
+        first_hidden.end_column,
+    )
+    return diagnostics[:MAX_ERRORS_SHOWN] + [summary]
+
+
 def load_spec(path: Path | str) -> LoadedSpec:
     """Read, validate and cross-check a jobspec; raise SpecError with every diagnostic if anything is wrong."""
     file = str(path)
     spec_path = Path(path)
     try:
-        raw = spec_path.read_bytes()
-    except FileNotFoundError:
-        raise _whole_file(file, "no such jobspec file") from None
-    except IsADirectoryError:
-        raise _whole_file(file, "is a folder, not a jobspec file") from None
-    except OSError as error:
-        raise _whole_file(file, f"cannot read the jobspec: {error.strerror or error}") from None
+        raw = read_spec_bytes(spec_path)
+    except SpecFileProblem as problem:
+        raise _whole_file(file, str(problem)) from None
     text = _decode(file, raw)
     try:
         document, diagnostics = parse_yaml(file, text)
@@ -78,7 +94,7 @@ def load_spec(path: Path | str) -> LoadedSpec:
     unique = list(dict.fromkeys(diagnostics))
     unique.sort(key=Diagnostic.sort_key)
     if model is None or any(d.is_error for d in unique):
-        raise SpecError(unique, source_name=file)
+        raise SpecError(_at_most_shown(unique), source_name=file)
     return LoadedSpec(
         path=spec_path.resolve(),
         model=model,
