@@ -141,7 +141,7 @@ def test_a_date_python_cannot_build_is_a_positioned_error(toolkit, tmp_path):
     spec.write_text("version: 1\ndescription: 2020-13-45\n")
     stderr = refused(toolkit, "validate", str(spec))
     assert first_error(stderr) == (
-        str(spec), 2, 14, "YAML error: cannot read '2020-13-45' (month must be in 1..12); quote it to make it text"
+        str(spec), 2, 14, "YAML error: cannot read '2020-13-45' as !!timestamp (month must be in 1..12); quote it to make it text"
     )
 
 
@@ -183,3 +183,19 @@ def test_many_errors_of_every_kind_show_the_first_hundred_and_a_count(toolkit, t
     assert len(headers) == 101
     assert re.search(r"error: \d[\d,]* more errors and \d[\d,]* more warnings from here on \(only the first 100 are "
                      r"shown: fix those and validate again\)$", headers[-1]), headers[-1]
+
+
+def test_a_jmespath_expression_nested_without_end_is_a_positioned_error(toolkit, tmp_path):
+    spec = tmp_path / "jmespath.yaml"
+    spec.write_text(fastqe_text().replace("groups: project.sequencingGroups", "groups: '" + "[" * 2000 + "'"))
+    stderr = refused(toolkit, "validate", str(spec))
+    assert first_error(stderr) == (str(spec), 25, 11, "invalid JMESPath expression in inputs.groups: nested too deeply")
+
+
+@pytest.mark.xfail(strict=True, reason="Jinja's parser recurses per bracket and the template checks do not bound "
+                   "it yet: they belong to the templates part of issue 7 item 8 (toolkit/spec/_templates.py)")
+def test_a_template_expression_nested_without_end_is_a_positioned_error(toolkit, tmp_path):
+    spec = tmp_path / "template.yaml"
+    spec.write_text(fastqe_text().replace("fastqe {{ reads[0] }}", "fastqe {{ " + "[" * 200 + " }}"))
+    stderr = refused(toolkit, "validate", str(spec))
+    assert first_error(stderr)[:2] == (str(spec), 39)

@@ -186,7 +186,7 @@ class SourceDocument:
         if found != path:
             return self.at_key(found, message, severity)
         node = entry.value
-        if isinstance(node, ScalarNode) and node.style in ("|", ">"):
+        if isinstance(node, ScalarNode) and node.style in ("|", ">") and node.value:
             # Point at the first line of the block's content rather than its `|` header.
             locator = ScalarLocator(node, self.lines, str(self.get(path, "")))
             line, column = locator.at(1, 1)
@@ -202,8 +202,8 @@ class SourceDocument:
         """At a character inside the string value of ``path`` (by 1-based text line/column, or by offset)."""
         entry = self.nodes.get(path)
         text = self.get(path)
-        if entry is None or not isinstance(entry.value, ScalarNode) or not isinstance(text, str):
-            return self.at_value(path, message, severity)
+        if entry is None or not isinstance(entry.value, ScalarNode) or not isinstance(text, str) or not text:
+            return self.at_value(path, message, severity)  # an empty block has no line of its own to point at
         locator = ScalarLocator(entry.value, self.lines, text)
         if offset is not None:
             file_line, file_column = locator.at_offset(offset)
@@ -298,18 +298,20 @@ class _BoundedComposer(Composer):
 
 
 class _CheckedConstructor(RoundTripConstructor):
-    """A value YAML recognises by its look but Python cannot build (``2020-13-45`` is a date with month 13)
-    becomes a positioned YAML error instead of escaping as a ValueError."""
+    """A value that YAML recognises by its look or its tag but Python cannot build becomes a positioned YAML
+    error. ruamel raises whatever Python raises for those: ValueError for ``2020-13-45`` (month 13), IndexError
+    for ``!!int ''``; every node is built here, so nothing else is caught."""
 
     def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
         try:
             return super().construct_non_recursive_object(node, tag)
-        except (ValueError, OverflowError) as error:
-            if isinstance(error, YAMLError):
-                raise
-            shown = node.value if isinstance(node, ScalarNode) else "this value"
+        except YAMLError:
+            raise
+        except Exception as error:  # noqa: BLE001 - see the class comment
+            shown = repr(node.value) if isinstance(node, ScalarNode) else "this value"
+            kind = str(getattr(node.tag, "value", node.tag)).replace(_STANDARD_TAG_PREFIX, "!!")
             raise ConstructorError(
-                None, None, f"cannot read {shown!r} ({error}); quote it to make it text", node.start_mark
+                None, None, f"cannot read {shown} as {kind} ({error}); quote it to make it text", node.start_mark
             ) from None
 
 

@@ -25,6 +25,11 @@ MAX_VALUES = 20_000
 # digits (and `0b1111...` builds one from a short-enough text); no resource or count needs more than a few.
 MAX_NUMBER_CHARS = 64
 
+# inputs.query: graphql-core's parser and validator recurse several frames per level of braces, brackets and
+# parentheses; a real query nests 5-8 levels. The token bound keeps a long query's parse short.
+MAX_QUERY_DEPTH = 32
+MAX_QUERY_TOKENS = 20_000
+
 # Diagnostics: a file with thousands of unknown keys gets the first few, and one line saying how many more.
 MAX_UNKNOWN_KEYS_SHOWN = 20
 MAX_ERRORS_SHOWN = 100

@@ -7,6 +7,7 @@ part of the spec has a shape error: the author sees every problem in one pass.
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,17 @@ def _jmespath_reason(error: JMESPathError) -> str:
     if reason == "invalid token" and token:
         return f"unexpected {token!r}"
     return reason[:1].lower() + reason[1:]
+
+
+def _file_kind(path: Path) -> str:
+    """"file", "folder", or why neither: "does not exist", or the system's reason (a name too long, a NUL...)."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "does not exist"
+    except (OSError, ValueError) as error:
+        return f"cannot be looked up ({getattr(error, 'strerror', None) or error})"
+    return "folder" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "is not a regular file"
 
 
 def _mapping(value: Any) -> dict:
@@ -149,6 +161,9 @@ class _Checker:
                 continue
             try:
                 jmespath.compile(expression)
+            except RecursionError:  # its parser recurses per bracket: `[[[[...` is not a JMESPath expression
+                self.error(self.document.at_value(
+                    path, f"invalid JMESPath expression in {'.'.join(map(str, path))}: nested too deeply"))
             except JMESPathError as error:
                 offset = getattr(error, "lex_position", None)
                 message = f"invalid JMESPath expression in {'.'.join(map(str, path))}: {_jmespath_reason(error)}"
@@ -251,12 +266,13 @@ class _Checker:
         dockerfile = image.get("dockerfile")
         if isinstance(dockerfile, str):
             resolved = self.base_folder / dockerfile
-            if not resolved.is_file():
-                what = "is a folder, not a file" if resolved.is_dir() else "does not exist"
+            kind = _file_kind(resolved)
+            if kind != "file":
+                what = "is a folder, not a file" if kind == "folder" else kind
                 self.error(self.document.at_value(
                     ("image", "dockerfile"), f"Dockerfile {dockerfile!r} {what} (looked for {resolved})"))
         context = image.get("context")
-        if isinstance(context, str) and not (self.base_folder / context).is_dir():
+        if isinstance(context, str) and _file_kind(self.base_folder / context) != "folder":
             self.error(self.document.at_value(
                 ("image", "context"), f"build context {context!r} is not a folder (looked for {self.base_folder / context})"))
 
