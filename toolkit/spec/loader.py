@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from toolkit.errors import SpecError
 from toolkit.spec._file import SpecFileProblem, read_spec_bytes
 from toolkit.spec._shape import shape_diagnostics
-from toolkit.spec._source import YamlProblem, parse_yaml
+from toolkit.spec._source import SourceDocument, YamlProblem, parse_yaml
 from toolkit.spec.diagnostics import Diagnostic
 from toolkit.spec.limits import MAX_ERRORS_SHOWN
 from toolkit.spec.models import JobSpec
@@ -29,10 +29,19 @@ class LoadedSpec:
     text: str
     content_hash: str  # sha256 hex of the file's bytes, recorded in provenance
     warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
+    # The parsed YAML with positions, for errors found after loading (plan time) that point into the file.
+    document: SourceDocument | None = field(default=None, compare=False, repr=False)
 
     def resolve(self, relative: str | Path) -> Path:
         """A path written in the spec, relative to the spec file's folder (absolute paths are kept)."""
         return (self.path.parent / relative).resolve()
+
+    def at_value(self, path: tuple[str | int, ...], message: str, severity: str = "error") -> Diagnostic:
+        """A diagnostic at the value of ``path`` (e.g. ``("register", "report", "type")``) in this spec's file."""
+        document = self.document
+        if document is None:
+            document, _ = parse_yaml(str(self.path), self.text)
+        return document.at_value(path, message, severity)
 
 
 def _whole_file(file: str, message: str) -> SpecError:
@@ -101,4 +110,5 @@ def load_spec(path: Path | str) -> LoadedSpec:
         text=text,
         content_hash=hashlib.sha256(raw).hexdigest(),
         warnings=tuple(unique),
+        document=document,
     )

@@ -7,6 +7,7 @@ part of the spec has a shape error: the author sees every problem in one pass.
 
 from __future__ import annotations
 
+import difflib
 import stat
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import jmespath
 from jmespath.exceptions import IncompleteExpressionError, JMESPathError, LexerError
 
+from toolkit.metamist_types import shipped_analysis_types
 from toolkit.spec._graphql import SchemaUnavailable, check_query
 from toolkit.spec._shape import describe
 from toolkit.spec._source import Path_, SourceDocument
@@ -255,6 +257,22 @@ class _Checker:
                 f"output '{name}' is not registered (no register.{name}): it will be written but not recorded "
                 "in Metamist", "warning"))
 
+    def check_analysis_types(self) -> None:
+        """A type outside the ones Metamist is seeded with is refused at registration, after the jobs ran,
+        unless the deployment added it: a warning here (offline), an error in plan and run (they ask)."""
+        known = shipped_analysis_types()
+        for name, entry in _mapping(self.data.get("register")).items():
+            kind = _mapping(entry).get("type")
+            if not isinstance(kind, str) or kind in known:
+                continue
+            close = difflib.get_close_matches(kind, known, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            self.error(self.document.at_value(
+                ("register", name, "type"),
+                f"register.{name}.type: {kind!r} is not an Analysis type Metamist ships ({hint}types: "
+                f"{', '.join(known)}); registering fails unless your Metamist added it (`toolkit plan` asks it)",
+                "warning"))
+
     def check_params_used(self) -> None:
         for name in sorted(self.params - self.template_uses["params"]):
             self.error(self.document.at_key(
@@ -316,6 +334,7 @@ def cross_field_diagnostics(document: SourceDocument, base_folder: Path) -> list
     checker.check_jmespath()
     checker.check_templates()
     checker.check_register()
+    checker.check_analysis_types()
     checker.check_params_used()
     checker.check_files()
     checker.check_expectations()
