@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from toolkit.spec.limits import MAX_DEPTH, MAX_SPEC_BYTES, MAX_UNKNOWN_KEYS_SHOWN, MAX_VALUES
+from toolkit.spec.limits import MAX_DEPTH, MAX_QUERY_DEPTH, MAX_SPEC_BYTES, MAX_UNKNOWN_KEYS_SHOWN, MAX_VALUES
 
 FASTQE = REPO / "jobspecs" / "fastqe.yaml"
 # Every verb that reads a spec, with the arguments it needs besides the spec.
@@ -26,8 +26,9 @@ GUARD_SECONDS = 120
 
 
 def fastqe_text() -> str:
-    """The bundled spec, with its Dockerfile path made absolute so the copy validates from any folder."""
-    return FASTQE.read_text().replace("../dockerfiles/", f"{REPO}/dockerfiles/")
+    """The bundled spec, with its Dockerfile and fixture paths made absolute: the copy validates anywhere."""
+    return FASTQE.read_text().replace("../dockerfiles/", f"{REPO}/dockerfiles/").replace(
+        "fixtures/fastqe/", f"{REPO}/jobspecs/fixtures/fastqe/")
 
 
 def refused(toolkit, *args: str, extra_env: dict | None = None):
@@ -199,3 +200,14 @@ def test_a_template_expression_nested_without_end_is_a_positioned_error(toolkit,
     spec.write_text(fastqe_text().replace("fastqe {{ reads[0] }}", "fastqe {{ " + "[" * 200 + " }}"))
     stderr = refused(toolkit, "validate", str(spec))
     assert first_error(stderr)[:2] == (str(spec), 39)
+
+
+def test_a_graphql_query_nested_without_end_is_a_positioned_error(toolkit, tmp_path):
+    spec = tmp_path / "query.yaml"
+    original = "        sequencingGroups(id: {in_: $sgids}) {"
+    spec.write_text(fastqe_text().replace(original, original + " a {" * 1000, 1))
+    stderr = refused(toolkit, "validate", str(spec))
+    # The query is 3 levels deep at the end of that line (15 in the file); each ` a {` adds one, and the one
+    # that makes MAX_QUERY_DEPTH + 1 is the error.
+    assert first_error(stderr) == (str(spec), 15, len(original) + 4 * (MAX_QUERY_DEPTH + 1 - 3),
+                                   f"the query nests deeper than {MAX_QUERY_DEPTH} levels: no Metamist query needs that")

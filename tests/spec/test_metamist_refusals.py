@@ -41,8 +41,9 @@ metamist_url = "embedded"
 
 
 def spec_copy(folder: Path, old: str = "", new: str = "") -> Path:
-    """jobspecs/fastqe.yaml in another folder (its Dockerfile path made absolute), with one edit."""
-    text = FASTQE.read_text().replace("../dockerfiles/", f"{REPO}/dockerfiles/")
+    """jobspecs/fastqe.yaml in another folder (its Dockerfile and fixture paths made absolute), with one edit."""
+    text = FASTQE.read_text().replace("../dockerfiles/", f"{REPO}/dockerfiles/").replace(
+        "fixtures/fastqe/", f"{REPO}/jobspecs/fixtures/fastqe/")
     assert FASTQE.read_text().splitlines()[TYPE_LINE - 1] == "    type: web"
     assert FASTQE.read_text().splitlines()[CATEGORY_LINE - 1] == "    category: web"
     if old:

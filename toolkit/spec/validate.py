@@ -8,6 +8,7 @@ part of the spec has a shape error: the author sees every problem in one pass.
 from __future__ import annotations
 
 import difflib
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,60 @@ class _Checker:
                 f"{', '.join(known)}); registering fails unless your Metamist added it (`toolkit plan` asks it)",
                 "warning"))
 
+    def check_tests(self) -> None:
+        """A spec test's group, params and expectations against the spec, so `toolkit test` never meets a
+        name it cannot use, a fixture that is not there or a pattern that does not compile."""
+        accepted = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+        declared = _mapping(self.data.get("params"))
+        tests = self.data.get("tests")
+        for index, test in enumerate(tests if isinstance(tests, list) else []):
+            test = _mapping(test)
+            where: Path_ = ("tests", index)
+            group = _mapping(test.get("group"))
+            fields = group.get("fields", {})
+            missing = sorted(self.fields - set(_mapping(fields)))
+            if missing and isinstance(fields, dict) and "group" in test:
+                at = where + ("group", "fields") if "fields" in group else where + ("group",)
+                self.error(self.document.at_key(
+                    at, f"tests[{index}].group.fields lacks {', '.join(repr(m) for m in missing)}: inputs.fields "
+                        "declares it, so the templates may use it (give each test group every field)"))
+            reads = group.get("reads")
+            for read_index, read in enumerate(reads if isinstance(reads, list) else []):
+                if isinstance(read, str) and _file_kind(self.base_folder / read) != "file":
+                    # A warning: only `toolkit test` needs the fixtures, a run does not.
+                    self.error(self.document.at_value(
+                        where + ("group", "reads", read_index),
+                        f"fixture {read!r} is not a file (looked for {self.base_folder / read}): `toolkit test` "
+                        "fails this test", "warning"))
+            for name, value in _mapping(test.get("params")).items():
+                if name not in declared:
+                    known = ", ".join(sorted(self.params)) or "none declared"
+                    self.error(self.document.at_key(
+                        where + ("params", name), f"tests[{index}].params.{name} is not a declared param ({known})"))
+                    continue
+                kind = _mapping(declared[name]).get("type", "str")
+                if kind in accepted and (not isinstance(value, accepted[kind])
+                                         or (isinstance(value, bool) and kind != "bool")):
+                    self.error(self.document.at_value(
+                        where + ("params", name), f"tests[{index}].params.{name}: {describe(value)} is not of type {kind}"))
+            for output, expectation in _mapping(test.get("expect")).items():
+                if output not in self.outputs:
+                    known = ", ".join(sorted(self.outputs)) or "none"
+                    self.error(self.document.at_key(
+                        where + ("expect", output),
+                        f"tests[{index}].expect.{output} names an output that is not declared (outputs: {known})"))
+                patterns = _mapping(expectation).get("matches")
+                for pattern_index, pattern in enumerate(patterns if isinstance(patterns, list) else []):
+                    if not isinstance(pattern, str):
+                        continue
+                    try:
+                        re.compile(pattern)
+                    except re.error as error:
+                        self.error(self.document.at_value(
+                            where + ("expect", output, "matches", pattern_index),
+                            f"tests[{index}].expect.{output}.matches[{pattern_index}]: not a regular expression "
+                            f"({error})"))
+
     def check_params_used(self) -> None:
         for name in sorted(self.params - self.template_uses["params"]):
             self.error(self.document.at_key(
@@ -338,5 +393,6 @@ def cross_field_diagnostics(document: SourceDocument, base_folder: Path) -> list
     checker.check_params_used()
     checker.check_files()
     checker.check_expectations()
+    checker.check_tests()
     checker.check_storage()
     return checker.diagnostics
