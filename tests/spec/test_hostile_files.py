@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -112,7 +111,7 @@ def test_an_alias_inside_the_value_it_names_is_a_positioned_error(toolkit, tmp_p
 
 def test_an_alias_bomb_is_measured_not_expanded(toolkit, tmp_path):
     lines = ["version: 1", "a: &a [x, x, x, x, x, x, x, x, x, x]"]
-    for previous, name in zip("abcdefgh", "bcdefghi"):
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 10) + "]")  # 10^9 values at the end
     spec = tmp_path / "laughs.yaml"
     spec.write_text("\n".join(lines) + "\n")
@@ -211,3 +210,20 @@ def test_a_graphql_query_nested_without_end_is_a_positioned_error(toolkit, tmp_p
     # that makes MAX_QUERY_DEPTH + 1 is the error.
     assert first_error(stderr) == (str(spec), 15, len(original) + 4 * (MAX_QUERY_DEPTH + 1 - 3),
                                    f"the query nests deeper than {MAX_QUERY_DEPTH} levels: no Metamist query needs that")
+
+
+def test_an_anchor_defined_twice_is_a_positioned_warning_not_a_python_warning(toolkit, tmp_path):
+    spec = tmp_path / "anchors.yaml"
+    text = fastqe_text().replace("  cpu: 1\n", "  cpu: &n 1\n", 1)
+    spec.write_text(text.replace("  storage_margin: 1.2", "  storage_margin: &n 1.5", 1))
+    lines = spec.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if "cpu: &n" in line) + 1
+    again = next(i for i, line in enumerate(lines) if "storage_margin: &n" in line) + 1
+    done = toolkit.run("validate", str(spec))
+    assert done.stderr.splitlines()[:3] == [
+        f"{spec}:{again}:19: warning: anchor &n is defined again (first at line {first}): the aliases *n after "
+        "this line stand for this value",
+        "  storage_margin: &n 1.5",
+        "                  ^~",
+    ]
+    assert "ReusedAnchorWarning" not in done.stderr

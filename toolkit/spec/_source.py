@@ -253,6 +253,8 @@ class _BoundedComposer(Composer):
 
     def __init__(self, loader: Any = None):
         super().__init__(loader)
+        self.warn_double_anchors = False  # ruamel prints those as Python warnings; they become diagnostics
+        self.reused_anchors: list[tuple[str, Any, Any]] = []  # (anchor, where again, where first)
         self._values = 0
         self._nesting = 0
         self._expanded_size: dict[int, int] = {}  # id(anchored node) -> values it stands for
@@ -277,6 +279,8 @@ class _BoundedComposer(Composer):
             return super().compose_node(parent, index)
         if self._nesting >= MAX_DEPTH:
             raise _TooMuch(f"the YAML nests deeper than {MAX_DEPTH} levels: no jobspec needs that", event.start_mark)
+        if event.anchor is not None and event.anchor in self.anchors:
+            self.reused_anchors.append((event.anchor, event.start_mark, self.anchors[event.anchor].start_mark))
         before = self._values
         self._count(1, event.start_mark)
         self._nesting += 1
@@ -406,7 +410,12 @@ def parse_yaml(file: str, text: str) -> tuple[SourceDocument, list[Diagnostic]]:
         raise YamlProblem(document.at_value((), f"a jobspec must be a mapping of keys (version, name, ...), not {kind}"))
     tagged: list[Node] = []
     _custom_tags(root, tagged, set())
-    diagnostics = []
+    diagnostics = [
+        Diagnostic(file, again.line + 1, again.column + 1,
+                   f"anchor &{anchor} is defined again (first at line {first.line + 1}): the aliases *{anchor} after "
+                   "this line stand for this value", again.column + 2 + len(anchor), "warning")
+        for anchor, again, first in yaml.composer.reused_anchors
+    ]
     for node in tagged:
         tag = getattr(node.tag, "value", node.tag)
         diagnostics.append(
