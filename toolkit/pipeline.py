@@ -254,9 +254,12 @@ def prepare_plan(
     """query -> plan, with everything the plan needs from the outside world looked up here."""
     from toolkit.backend import probe_tool_version
     from toolkit.images import image_reference
+    from toolkit.preflight import check_before_running
     from toolkit.registration import existing_analyses
 
     spec: JobSpec = loaded.model
+    location = output_locator()
+    check_before_running(loaded, location, settings.metamist_url or "the configured Metamist")
     image = image_reference(loaded)
     mode, reason = choose_execution(settings, execution, image)
 
@@ -275,7 +278,6 @@ def prepare_plan(
     tool_version = probe_tool_version(spec, image if mode == "container" else None) if probe_version and mode != "service" else None
 
     image_id = _local_image_id(image) if mode == "container" else None
-    location = output_locator()
     context = PlanContext(
         project=settings.project,
         image=image,

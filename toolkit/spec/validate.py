@@ -7,12 +7,16 @@ part of the spec has a shape error: the author sees every problem in one pass.
 
 from __future__ import annotations
 
+import difflib
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import jmespath
 from jmespath.exceptions import IncompleteExpressionError, JMESPathError, LexerError
 
+from toolkit.metamist_types import shipped_analysis_types
 from toolkit.spec._graphql import SchemaUnavailable, check_query
 from toolkit.spec._shape import describe
 from toolkit.spec._source import Path_, SourceDocument
@@ -34,6 +38,17 @@ def _jmespath_reason(error: JMESPathError) -> str:
     if reason == "invalid token" and token:
         return f"unexpected {token!r}"
     return reason[:1].lower() + reason[1:]
+
+
+def _file_kind(path: Path) -> str:
+    """"file", "folder", or why neither: "does not exist", or the system's reason (a name too long, a NUL...)."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "does not exist"
+    except (OSError, ValueError) as error:
+        return f"cannot be looked up ({getattr(error, 'strerror', None) or error})"
+    return "folder" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "is not a regular file"
 
 
 def _mapping(value: Any) -> dict:
@@ -149,6 +164,9 @@ class _Checker:
                 continue
             try:
                 jmespath.compile(expression)
+            except RecursionError:  # its parser recurses per bracket: `[[[[...` is not a JMESPath expression
+                self.error(self.document.at_value(
+                    path, f"invalid JMESPath expression in {'.'.join(map(str, path))}: nested too deeply"))
             except JMESPathError as error:
                 offset = getattr(error, "lex_position", None)
                 message = f"invalid JMESPath expression in {'.'.join(map(str, path))}: {_jmespath_reason(error)}"
@@ -299,6 +317,76 @@ class _Checker:
                 f"output '{name}' is not registered (no register.{name}): it will be written but not recorded "
                 "in Metamist", "warning"))
 
+    def check_analysis_types(self) -> None:
+        """A type outside the ones Metamist is seeded with is refused at registration, after the jobs ran,
+        unless the deployment added it: a warning here (offline), an error in plan and run (they ask)."""
+        known = shipped_analysis_types()
+        for name, entry in _mapping(self.data.get("register")).items():
+            kind = _mapping(entry).get("type")
+            if not isinstance(kind, str) or kind in known:
+                continue
+            close = difflib.get_close_matches(kind, known, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            self.error(self.document.at_value(
+                ("register", name, "type"),
+                f"register.{name}.type: {kind!r} is not an Analysis type Metamist ships ({hint}types: "
+                f"{', '.join(known)}); registering fails unless your Metamist added it (`toolkit plan` asks it)",
+                "warning"))
+
+    def check_tests(self) -> None:
+        """A spec test's group, params and expectations against the spec, so `toolkit test` never meets a
+        name it cannot use, a fixture that is not there or a pattern that does not compile."""
+        accepted = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+        declared = _mapping(self.data.get("params"))
+        tests = self.data.get("tests")
+        for index, test in enumerate(tests if isinstance(tests, list) else []):
+            test = _mapping(test)
+            where: Path_ = ("tests", index)
+            group = _mapping(test.get("group"))
+            fields = group.get("fields", {})
+            missing = sorted(self.fields - set(_mapping(fields)))
+            if missing and isinstance(fields, dict) and "group" in test:
+                at = where + ("group", "fields") if "fields" in group else where + ("group",)
+                self.error(self.document.at_key(
+                    at, f"tests[{index}].group.fields lacks {', '.join(repr(m) for m in missing)}: inputs.fields "
+                        "declares it, so the templates may use it (give each test group every field)"))
+            reads = group.get("reads")
+            for read_index, read in enumerate(reads if isinstance(reads, list) else []):
+                if isinstance(read, str) and _file_kind(self.base_folder / read) != "file":
+                    # A warning: only `toolkit test` needs the fixtures, a run does not.
+                    self.error(self.document.at_value(
+                        where + ("group", "reads", read_index),
+                        f"fixture {read!r} is not a file (looked for {self.base_folder / read}): `toolkit test` "
+                        "fails this test", "warning"))
+            for name, value in _mapping(test.get("params")).items():
+                if name not in declared:
+                    known = ", ".join(sorted(self.params)) or "none declared"
+                    self.error(self.document.at_key(
+                        where + ("params", name), f"tests[{index}].params.{name} is not a declared param ({known})"))
+                    continue
+                kind = _mapping(declared[name]).get("type", "str")
+                if kind in accepted and (not isinstance(value, accepted[kind])
+                                         or (isinstance(value, bool) and kind != "bool")):
+                    self.error(self.document.at_value(
+                        where + ("params", name), f"tests[{index}].params.{name}: {describe(value)} is not of type {kind}"))
+            for output, expectation in _mapping(test.get("expect")).items():
+                if output not in self.outputs:
+                    known = ", ".join(sorted(self.outputs)) or "none"
+                    self.error(self.document.at_key(
+                        where + ("expect", output),
+                        f"tests[{index}].expect.{output} names an output that is not declared (outputs: {known})"))
+                patterns = _mapping(expectation).get("matches")
+                for pattern_index, pattern in enumerate(patterns if isinstance(patterns, list) else []):
+                    if not isinstance(pattern, str):
+                        continue
+                    try:
+                        re.compile(pattern)
+                    except re.error as error:
+                        self.error(self.document.at_value(
+                            where + ("expect", output, "matches", pattern_index),
+                            f"tests[{index}].expect.{output}.matches[{pattern_index}]: not a regular expression "
+                            f"({error})"))
+
     def check_params_used(self) -> None:
         for name in sorted(self.params - self.template_uses["params"]):
             self.error(self.document.at_key(
@@ -310,12 +398,13 @@ class _Checker:
         dockerfile = image.get("dockerfile")
         if isinstance(dockerfile, str):
             resolved = self.base_folder / dockerfile
-            if not resolved.is_file():
-                what = "is a folder, not a file" if resolved.is_dir() else "does not exist"
+            kind = _file_kind(resolved)
+            if kind != "file":
+                what = "is a folder, not a file" if kind == "folder" else kind
                 self.error(self.document.at_value(
                     ("image", "dockerfile"), f"Dockerfile {dockerfile!r} {what} (looked for {resolved})"))
         context = image.get("context")
-        if isinstance(context, str) and not (self.base_folder / context).is_dir():
+        if isinstance(context, str) and _file_kind(self.base_folder / context) != "folder":
             self.error(self.document.at_value(
                 ("image", "context"), f"build context {context!r} is not a folder (looked for {self.base_folder / context})"))
 
@@ -360,8 +449,10 @@ def cross_field_diagnostics(document: SourceDocument, base_folder: Path) -> list
     checker.check_templates()
     checker.check_render_limits()
     checker.check_register()
+    checker.check_analysis_types()
     checker.check_params_used()
     checker.check_files()
     checker.check_expectations()
+    checker.check_tests()
     checker.check_storage()
     return checker.diagnostics
