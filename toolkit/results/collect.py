@@ -8,7 +8,9 @@ the Analyses the toolkit registered for it (links, metrics, provenance). States 
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,6 +287,23 @@ def recorded_spec_paths(analyses: list[dict[str, Any]]) -> list[str]:
     return list(found)
 
 
+@contextlib.contextmanager
+def _config_environment_restored():
+    """open_settings records its choice in the environment (cpg-utils sets CPG_CONFIG_PATH, the metamist
+    connection SM_URL and SM_ENVIRONMENT). A server builds many pages in one process: each must choose its
+    config and Metamist as the command did at start, not inherit the previous page's (a stopped server)."""
+    names = ("CPG_CONFIG_PATH", "SM_URL", "SM_ENVIRONMENT")
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def collect_results(projects: list[str | None], spec_paths: list[str]) -> list[ProjectResults]:
     """Every project's results. Without spec paths, the jobspec files recorded in the Analyses are used."""
     from toolkit.settings import open_settings
@@ -293,7 +312,7 @@ def collect_results(projects: list[str | None], spec_paths: list[str]) -> list[P
     loaded_given = [load_spec(path) for path in spec_paths]
     results = []
     for project in projects:
-        with open_settings(project) as settings:
+        with _config_environment_restored(), open_settings(project) as settings:
             specs = loaded_given
             if not spec_paths:
                 specs = []

@@ -39,10 +39,8 @@ COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-re
 WEB_BUCKET_SUFFIX = "-web"
 
 
-def create_app(
-    *, buckets: Path, key: str, port: int, render: Callable[[], tuple[str, set[str]]]
-) -> Starlette:
-    """``render()`` returns (page HTML, origins of the reports it frames); it is called once per page load."""
+def create_app(*, buckets: Path, key: str, port: int, render: Callable[[], tuple[str, set[str]]]):
+    """The ASGI app. ``render()`` returns (page HTML, origins of the reports it frames), once per page load."""
     allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
     allowed_origins = {f"http://{host}" for host in allowed_hosts}
     render_lock = threading.Lock()  # the cpg-utils config is process-wide: one page is built at a time
@@ -87,23 +85,36 @@ def create_app(
         Route("/", page, methods=["GET", "HEAD"]),
         Route("/assets/{name}", asset, methods=["GET", "HEAD"]),
         Route("/{key}/{bucket}/{rest:path}", web_file, methods=["GET", "HEAD"]),
-        Route("/{key}/{bucket}", lambda request: RedirectResponse(request.url.path + "/", 307), methods=["GET", "HEAD"]),
+        Route("/{key}/{bucket}", _add_slash, methods=["GET", "HEAD"]),
     ])
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        host = request.headers.get("host", "")
-        if host not in allowed_hosts:
-            # A page of another site that resolved its name to 127.0.0.1 (DNS rebinding) names itself here.
-            return PlainTextResponse(f"refused: unexpected Host {host!r}", status_code=421, headers=dict(COMMON_HEADERS))
-        origin = request.headers.get("origin")
-        if origin is not None and origin not in allowed_origins:
-            return PlainTextResponse(f"refused: foreign Origin {origin!r}", status_code=403, headers=dict(COMMON_HEADERS))
-        if request.method not in ("GET", "HEAD"):
-            return PlainTextResponse("only GET and HEAD", status_code=405, headers=dict(COMMON_HEADERS))
-        return await call_next(request)
+    async def guarded(scope, receive, send):
+        if scope["type"] == "http":
+            request = Request(scope)
+            refusal = _refusal(request, allowed_hosts, allowed_origins)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await app(scope, receive, send)
 
-    return app
+    return guarded
+
+
+def _refusal(request: Request, allowed_hosts: set[str], allowed_origins: set[str]) -> Response | None:
+    host = request.headers.get("host", "")
+    if host not in allowed_hosts:
+        # A page of another site whose name was made to resolve to 127.0.0.1 (DNS rebinding) names itself here.
+        return PlainTextResponse(f"refused: unexpected Host {host!r}", status_code=421, headers=dict(COMMON_HEADERS))
+    origin = request.headers.get("origin")
+    if origin is not None and origin not in allowed_origins:
+        return PlainTextResponse(f"refused: foreign Origin {origin!r}", status_code=403, headers=dict(COMMON_HEADERS))
+    if request.method not in ("GET", "HEAD"):
+        return PlainTextResponse("only GET and HEAD", status_code=405, headers=dict(COMMON_HEADERS))
+    return None
+
+
+async def _add_slash(request: Request) -> Response:
+    return RedirectResponse(request.url.path + "/", status_code=307)
 
 
 def _not_found() -> Response:
