@@ -64,11 +64,20 @@ def toolkit(tmp_path) -> Toolkit:
     return Toolkit(home=home, port=port, env=env)
 
 
+# A test with one of these markers that skips is a failure when its variable is 1 (CI has the engine and browser).
+REQUIRED_WHEN = {"docker": "TOOLKIT_REQUIRE_DOCKER", "browser": "TOOLKIT_REQUIRE_BROWSER"}
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """With TOOLKIT_REQUIRE_DOCKER=1 (CI), a `docker` test that skips is a failure: CI always has the engine."""
+    """With TOOLKIT_REQUIRE_DOCKER=1 (CI), a `docker` test that skips is a failure: CI always has the engine.
+    The same for `browser` tests and TOOLKIT_REQUIRE_BROWSER=1."""
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and item.get_closest_marker("docker") and os.environ.get("TOOLKIT_REQUIRE_DOCKER") == "1":
-        report.outcome = "failed"
-        report.longrepr = f"skipped, but TOOLKIT_REQUIRE_DOCKER=1: {report.longrepr}"
+    if not report.skipped:
+        return
+    for marker, variable in REQUIRED_WHEN.items():
+        if item.get_closest_marker(marker) and os.environ.get(variable) == "1":
+            report.outcome = "failed"
+            report.longrepr = f"skipped, but {variable}=1: {report.longrepr}"
+            return

@@ -52,6 +52,10 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# PATH as the user's shell gave it: host runs prepend the toolkit's own bin folder later (toolkit.backend).
+_PATH_AT_START = os.environ.get("PATH", "")
+
+
 def invocation() -> str:
     """The toolkit command as this process was started, for hints that must work when pasted.
 
@@ -65,7 +69,7 @@ def invocation() -> str:
         return f"{shlex.quote(relative if not relative.startswith('..') else python)} -m toolkit"
     import shutil
 
-    found = shutil.which("toolkit")
+    found = shutil.which("toolkit", path=_PATH_AT_START)
     if found and os.path.exists(argv0) and os.path.samefile(found, argv0):
         return "toolkit"
     return shlex.quote(argv0)
