@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import MetadataError, ToolkitError
 
 PROJECT_RESULTS_QUERY = """
 query ToolkitResults($project: String!) {
@@ -183,8 +183,11 @@ def collect_project(settings, specs: list) -> ProjectResults:
     project = settings.project
     try:
         data = _project_data(project)
-    except ToolkitError as error:
-        return ProjectResults(project, [], error=error.message)
+    except MetadataError as error:
+        from toolkit.query import explain_metadata_error
+
+        explained = explain_metadata_error(error, project, None)
+        return ProjectResults(project, [], error=explained.message + (f" ({explained.hint})" if explained.hint else ""))
     samples = {
         sg["id"]: (sg.get("sample") or {}).get("externalId") for sg in data.get("sequencingGroups") or []
     }

@@ -97,6 +97,13 @@ def create_app(*, buckets: Path, key: str, port: int, render: Callable[[], tuple
                 return
         await app(scope, receive, send)
 
+    def warm_up() -> None:
+        try:
+            render_serially()
+        except Exception:  # noqa: BLE001 - only a head start; the first visit reports any problem itself
+            pass
+
+    guarded.warm_up = warm_up
     return guarded
 
 
