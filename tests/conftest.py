@@ -51,6 +51,12 @@ class Toolkit:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def web_base_url(self) -> str:
+        """Where `toolkit serve` of this home answers for web outputs (chosen by the first command that needed it)."""
+        data = json.loads((self.home / "web-server.json").read_text())
+        return f"http://127.0.0.1:{data['port']}/{data['key']}"
+
+    @property
     def web_bucket(self) -> Path:
         return self.home / "buckets" / "cpg-sandbox-test-web"
 

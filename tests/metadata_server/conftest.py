@@ -39,7 +39,7 @@ def _connect(url: str):
 @pytest.fixture
 def server(tmp_path, restore_metamist_env):
     """A fresh, empty server, with the metamist client pointed at it."""
-    running = start_server(db_path=tmp_path / "metadata.sqlite", web_root=tmp_path / "web")
+    running = start_server(db_path=tmp_path / "metadata.sqlite")
     _connect(running.url)
     yield running
     running.stop()

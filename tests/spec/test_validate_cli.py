@@ -20,7 +20,7 @@ def toolkit(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 def test_valid_spec_prints_ok():
     result = toolkit("validate", "jobspecs/fastqe.yaml")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok: jobspecs/fastqe.yaml (fastqe, image fastqe:0.3.1-1, 1 output)"
+    assert result.stdout.strip() == "ok: jobspecs/fastqe.yaml (fastqe, image fastqe:0.3.1-1, 2 outputs)"
     assert result.stderr == ""
 
 
