@@ -48,7 +48,7 @@ def test_the_demo_page_shows_every_group_with_a_working_report_and_fetches_nothi
     assert sorted(found) == DEMO_GROUPS
     samples = {gid: row.find_element(By.CSS_SELECTOR, "td:nth-child(2)").text for gid, row in found.items()}
     assert samples == {"CPGLCL17": "DEMO001", "CPGLCL25": "DEMO002", "CPGLCL33": "DEMO003"}
-    for gid, row in found.items():
+    for row in found.values():
         assert row.get_attribute("data-state") == "done", row.text
         reads = row.find_element(By.CSS_SELECTOR, "td[data-metric=reads]").text
         assert reads == "4,000"  # 2,000 read pairs per demo group

@@ -75,7 +75,7 @@ def metrics(all_stats) -> dict:
     for s in all_stats:
         means = s.quality_scores_mean.letter_annotations["phred_quality"]
         counts = list(s.counts_per_position)
-        for mean, count in zip(means, counts):
+        for mean, count in zip(means, counts, strict=False):
             weighted += mean * count
             positions += count
         if len(means):
@@ -91,7 +91,7 @@ def metrics(all_stats) -> dict:
 
 def report(names: list[str], sections: list[tuple[object, str]]) -> str:
     parts = []
-    for name, (stats, body) in zip(names, sections):
+    for name, (stats, body) in zip(names, sections, strict=True):
         summary = (
             f"{stats.num_seqs:,} reads, {stats.num_bases:,} bases, length {stats.min_len}–{stats.max_len}"
             if stats.num_seqs else "no reads"
