@@ -123,6 +123,16 @@ def write_toml(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOCAL_HOST, port))
+        except OSError:
+            return False
+    return True
+
+
 def activate_cpg_config(paths: list[str]) -> Any:
     from cpg_utils import config as cpg_config
 
@@ -159,24 +169,14 @@ class WebLocation:
         return f"{self.origin}/{self.key}"
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((LOCAL_HOST, port))
-        except OSError:
-            return False
-    return True
-
-
 def _choose_web_port(home: Path) -> int:
     """A free port in WEB_PORT_RANGE, first trying the one the home's path hashes to (so two homes rarely meet)."""
     import hashlib
 
     low, high = WEB_PORT_RANGE
     start = int(hashlib.sha256(str(home.resolve()).encode()).hexdigest(), 16) % (high - low)
-    for step in range(0, high - low, 97):  # 97 is prime to the range's size: every port is reachable
-        port = low + (start + step) % (high - low)
+    for step in range(high - low):  # strides of 97, prime to the range's size: every port is tried once
+        port = low + (start + step * 97) % (high - low)
         if _port_is_free(port):
             return port
     raise EnvironmentProblem(f"no free port between {low} and {high} on {LOCAL_HOST} for `toolkit serve`")
