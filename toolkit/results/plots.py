@@ -8,6 +8,7 @@ drawn as paths (``svg.fonttype = path``): metadata in labels never becomes marku
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import random
 
@@ -20,6 +21,15 @@ OUTLIER_LABELS_LIMIT = 10
 
 def metric_plot_svg(metric: str, values: dict[str, float], outliers: list[Outlier]) -> str:
     """The SVG text of a dot plot of ``values`` (group id -> value) with Tukey's fences and outliers in red."""
+    fences = (outliers[0].low, outliers[0].high) if outliers else None
+    return _plot(metric, tuple(sorted(values.items())), tuple(sorted(o.group for o in outliers)), fences)
+
+
+@functools.lru_cache(maxsize=64)
+def _plot(metric: str, items: tuple, flagged_groups: tuple, fences: tuple | None) -> str:
+    # Drawing takes a good part of a second; a served page is rebuilt on every visit, mostly with the same data.
+    values = dict(items)
+    outliers = [Outlier(metric, group, values[group], *fences) for group in flagged_groups] if fences else []
     import matplotlib
 
     matplotlib.use("Agg", force=False)
