@@ -37,3 +37,19 @@ def test_the_readme_says_how_to_get_toolkit_on_path_and_what_the_demo_ids_are():
     first_command = next(line for line in text.splitlines() if line.startswith("scripts/setup.sh"))
     assert ".venv/bin/toolkit run jobspecs/fastqe.yaml" in first_command
     assert "toolkit serve" in readme and "toolkit report" in readme
+
+
+def test_every_option_of_the_verbs_for_running_and_looking_has_help_text():
+    import argparse
+
+    from toolkit.cli import build_parser
+
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    missing = [
+        f"toolkit {verb} {'/'.join(action.option_strings) or action.dest}"
+        for verb in ("run", "outputs", "serve", "report")
+        for action in verbs[verb]._actions
+        if not isinstance(action, argparse._HelpAction) and not action.help
+    ]
+    assert missing == []
