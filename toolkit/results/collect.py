@@ -245,7 +245,7 @@ def _spec_results(settings, loaded, analyses, samples, record) -> SpecResults:
         gid = job.group.id
         if job.action is Action.DONE:
             state, reason = DONE, job.reason
-        elif gid in failures:
+        elif gid in failures and job.action is Action.RUN:
             failure = failures[gid]
             state = FAILED
             reason = f"{failure.get('detail') or 'job failed'} (run of {failure.get('at', 'an earlier run')})"
