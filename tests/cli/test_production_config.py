@@ -63,10 +63,13 @@ def metamist_stand_in(toolkit):
 
 def test_plan_under_an_analysis_runner_config_targets_the_service_and_the_buckets(toolkit, metamist_stand_in, tmp_path):
     mirror = tmp_path / "gcs"
-    # One report already exists in the web bucket (but is not registered): that group is register-only.
+    # One report (and its metrics) already exists in the buckets (but is not registered): that group is register-only.
     existing = mirror / "cpg-sandbox-test-web" / "fastqe" / "v1" / "fastqe" / "CPGLCL25.html"
     existing.parent.mkdir(parents=True)
     existing.write_text("<html>earlier run</html>")
+    metrics = mirror / "cpg-sandbox-test-analysis" / "fastqe" / "v1" / "fastqe" / "CPGLCL25.json"
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text('{"reads": 4000}')
     config = tmp_path / "config.toml"
     config.write_text(CONFIG.format(metamist=metamist_stand_in, mirror=mirror))
 
