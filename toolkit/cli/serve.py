@@ -21,7 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import socket
-    import threading
 
     from toolkit.errors import EnvironmentProblem
     from toolkit.metadata_server import default_home
@@ -55,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
         render=page_renderer(args.project or [None], list(args.specs), title),
     )
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    # Build the page once in the background: the first visit then finds matplotlib and the pipeline imported.
-    threading.Thread(target=app.warm_up, name="warm-up", daemon=True).start()
+    # Build the page once before saying where it is: the first visit then finds everything imported (about 2 s).
+    app.warm_up()
     print(f"results: {location.origin}/", flush=True)
     print(
         f"  reports of this toolkit home ({home}) are served under {location.base_url}/; Ctrl-C stops it",
