@@ -188,3 +188,28 @@ def test_the_watch_sees_a_request_to_the_outside_from_a_page_and_from_a_sandboxe
     time.sleep(1)
     seen = browser.page_requests.outside()
     assert "http://assets.example/page.png" in seen and "https://cdn.example/frame.png" in seen
+
+
+def test_the_exported_page_works_from_the_web_bucket_in_a_sandbox(browser, demo):
+    """`toolkit report --out` into the web bucket: served like any report (opaque origin), it still sorts,
+    is styled, opens reports, and needs nothing from outside."""
+    from selenium.webdriver.common.by import By
+
+    toolkit, served, _run = demo
+    out = toolkit.web_bucket / "results"
+    toolkit.run("report", "jobspecs/fastqe.yaml", "--out", str(out))
+    browser.page_requests.reset()
+    browser.get(f"{toolkit.web_base_url}/cpg-sandbox-test-web/results/index.html")
+    wait_for(lambda: rows(browser), what="the exported page's rows")
+    assert browser.execute_script("return window.origin") == "null"
+    assert sorted(row.get_attribute("data-group") for row in rows(browser))[:3] == ["CPGLCL17", "CPGLCL25", "CPGLCL33"]
+    header = browser.find_element(By.XPATH, "//section[@data-spec='fastqe']//th[normalize-space()='mean_quality']")
+    assert browser.execute_script("return getComputedStyle(arguments[0]).cursor", header) == "pointer"  # its CSS
+    header.click()
+    assert wait_for(lambda: rows(browser)[0].find_element(By.CSS_SELECTOR, "td[data-metric=mean_quality]").text
+                    == max(r.find_element(By.CSS_SELECTOR, "td[data-metric=mean_quality]").text for r in rows(browser)),
+                    what="sorted by its script")
+    status, _headers, _body = fetch(rows(browser)[0].find_element(By.CSS_SELECTOR, "a.report").get_attribute("href"))
+    assert status == 200
+    assert browser.page_requests.outside() == [] and browser.page_requests.refused() == []
+    screenshot(browser, "exported-page-from-web-bucket")

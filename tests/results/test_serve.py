@@ -103,7 +103,7 @@ def test_the_page_allows_only_its_own_files(served):
     assert status == 200 and b"Project sandbox-test" in body
     policy = headers["content-security-policy"]
     assert "default-src 'none'" in policy and "script-src 'self'" in policy and "style-src 'self'" in policy
-    assert "unsafe-inline" not in policy
+    assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
     for asset in ("sortable.min.js", "results.css", "results.js"):
         assert raw_get(port, f"/assets/{asset}")[0] == 200
     assert raw_get(port, "/assets/..%2fserver.py")[0] == 404

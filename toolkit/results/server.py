@@ -31,9 +31,9 @@ from toolkit.results.render import ASSETS, STATIC, page_csp, report_origins
 # Reports may run their own inline scripts and styles, in a unique origin, and load nothing from anywhere.
 REPORT_CSP = (
     "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox allow-downloads; "
-    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
-    "img-src data: blob:; font-src data:; media-src data: blob:; connect-src 'none'; "
-    "form-action 'none'; base-uri 'none'"
+    "default-src 'none'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' data: blob:; frame-src 'self'; "
+    "connect-src 'none'; form-action 'none'; base-uri 'none'"
 )
 COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 WEB_BUCKET_SUFFIX = "-web"
@@ -51,7 +51,9 @@ def create_app(*, buckets: Path, key: str, port: int, render: Callable[[], tuple
 
     async def page(request: Request) -> Response:
         html, origins = await run_in_threadpool(render_serially)
-        return HTMLResponse(html, headers={**COMMON_HEADERS, "Content-Security-Policy": page_csp(origins)})
+        # frame-ancestors only works as a header: no report (nor any other page) may frame the results page.
+        policy = page_csp(origins) + "; frame-ancestors 'none'"
+        return HTMLResponse(html, headers={**COMMON_HEADERS, "Content-Security-Policy": policy})
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
