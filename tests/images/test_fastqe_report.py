@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -12,7 +14,7 @@ FIXTURES = REPO / "jobspecs" / "fixtures" / "fastqe"
 
 
 def test_one_document_names_reads_by_their_own_escaped_names_and_needs_no_network(tmp_path):
-    program = shutil.which("fastqe-report") or str(REPO / ".venv" / "bin" / "fastqe-report")  # setup.sh installs it
+    program = str(Path(sys.executable).parent / "fastqe-report")  # installed next to the toolkit by setup.sh / tox
     scratch = tmp_path / "batch-tmp" / "batch" / "1" / "inputs" / "x1y2"
     scratch.mkdir(parents=True)
     hostile = scratch / "<svg onload=alert(1)>_R1.fastq.gz"
