@@ -16,7 +16,7 @@ from jmespath.exceptions import IncompleteExpressionError, JMESPathError, LexerE
 from toolkit.spec._graphql import SchemaUnavailable, check_query
 from toolkit.spec._shape import describe
 from toolkit.spec._source import Path_, SourceDocument
-from toolkit.spec._templates import SlotRules, check_template
+from toolkit.spec._templates import SlotRules, check_template, command_placement_problems
 from toolkit.spec.diagnostics import Diagnostic
 
 RESOURCE_SLOTS = {"cpu", "memory", "storage"}
@@ -191,9 +191,20 @@ class _Checker:
             self.template_uses[root] |= result.attributes_used.get(root, set())
         return result.first_use if result.parsed else None
 
+    def check_command_placements(self, path: Path_) -> None:
+        """Every value of the command must land in a plain shell word (toolkit/shell.py says why)."""
+        text = self.string_at(path)
+        if text is None:
+            return
+        for problem in command_placement_problems(text):
+            self.error(self.document.at_text(path, problem.message, line=problem.line, column=problem.column,
+                                             length=problem.length, severity=problem.severity))
+
     def check_templates(self) -> None:
         command_rules = self._rules(for_output_path=False)
         command_uses = self.check_template(("command",), command_rules)
+        if command_uses is not None:
+            self.check_command_placements(("command",))
         if command_uses and "reads" in command_uses and not self.has_reads:
             line, column = command_uses["reads"]
             self.error(self.document.at_text(
@@ -225,6 +236,54 @@ class _Checker:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 self._check_meta(path + (index,), item, rules)
+
+    def check_render_limits(self) -> None:
+        """Render each template once with stand-in values, under the limits of a group's render.
+
+        A template that exceeds them whatever the metadata (nested loops over large ranges, a text of a
+        billion characters, a macro that calls itself) is an error here, rather than for every group at plan
+        time. Other failures of this render depend on the stand-in values and are not reported.
+        """
+        from toolkit.plan.render import CommandContext, RenderError, render_command, render_output_path, render_text
+
+        inputs = _mapping(self.data.get("inputs"))
+        stand_in = {"str": "value", "int": 1, "float": 1.0, "bool": True}
+        params = {}
+        for name, param in _mapping(self.data.get("params")).items():
+            param = _mapping(param)
+            params[name] = param["default"] if param.get("default") is not None else stand_in.get(param.get("type"), "value")
+        resources = _mapping(self.data.get("resources"))
+        context = CommandContext(
+            reads=["/inputs/R1.fastq.gz", "/inputs/R2.fastq.gz"],
+            outputs={name: f"/outputs/{name}" for name in self.outputs},
+            group={"id": "CPGSTANDIN", **{name: "value" for name in _mapping(inputs.get("fields"))}},
+            params=params,
+            resources={"cpu": resources.get("cpu", 1), "memory": resources.get("memory", "2Gi"),
+                       "storage": resources.get("storage", "10Gi")},
+        )
+        templates: list[tuple[Path_, Any]] = [(("command",), lambda text: render_command(text, context))]
+        for name in self.outputs:
+            path = ("outputs", name, "path")
+            templates.append((path, lambda text, n=name: render_output_path(text, context, name=f"outputs.{n}.path")))
+        for name, entry in _mapping(self.data.get("register")).items():
+            for key, value in _mapping(_mapping(entry).get("meta")).items():
+                if isinstance(value, str):
+                    templates.append((("register", name, "meta", key),
+                                      lambda text, k=key: render_text(text, context, name=f"meta.{k}")))
+        for path, render in templates:
+            text = self.string_at(path)
+            if text is None or ("{" not in text):
+                continue
+            try:
+                render(text)
+            except RenderError as error:
+                if not error.limit:
+                    continue
+                message = f"{error.problem}: a group's render may not take more (rendered once with stand-in values)"
+                if error.lineno:
+                    self.error(self.document.at_text(path, message, line=error.lineno))
+                else:
+                    self.error(self.document.at_value(path, message))
 
     def check_register(self) -> None:
         register = _mapping(self.data.get("register"))
@@ -315,6 +374,7 @@ def cross_field_diagnostics(document: SourceDocument, base_folder: Path) -> list
     checker.check_param_defaults()
     checker.check_jmespath()
     checker.check_templates()
+    checker.check_render_limits()
     checker.check_register()
     checker.check_params_used()
     checker.check_files()
