@@ -164,7 +164,8 @@ def test_a_group_whose_command_hail_would_misread_is_left_out_not_the_batch(loca
     from toolkit.spec import load_spec
 
     text = (REPO / "jobspecs" / "fastqe.yaml").read_text()
-    text = text.replace("fastqe {{ reads[0] }}", "fastqe {{ reads[0] }}{{ group.sample }}")
+    text = text.replace("-- {{ reads[0] }}", "-- {{ reads[0] }}{{ group.sample }}")
+    assert "{{ reads[0] }}{{ group.sample }}" in text
     text = text.replace("../dockerfiles", str(REPO / "dockerfiles"))
     spec_path = tmp_path / "suffix.yaml"
     spec_path.write_text(text)
