@@ -43,7 +43,7 @@ def make_groups(count: int):
 def write_config(folder: Path) -> str:
     from toolkit.settings import write_toml, embedded_config
 
-    config = embedded_config(folder, "bench-test", "http://127.0.0.1:8417/web", "http://127.0.0.1:8417")
+    config = embedded_config(folder, "bench-test", "http://127.0.0.1:20000/hbench", "http://127.0.0.1:8417")
     path = folder / "config.toml"
     write_toml(path, config)
     return str(path)

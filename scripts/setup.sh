@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a development/demo environment: a virtualenv in .venv with the toolkit (editable) and its
-# dev/demo dependencies, including FastQE 0.3.1 for host runs. Idempotent: re-running after the first
-# time only reinstalls when pyproject.toml changed.
+# dev/demo dependencies, including FastQE 0.3.1 and the bundled spec's fastqe-report (dockerfiles/fastqe/,
+# the same package its image installs) for host runs. Idempotent: re-running after the first time only
+# reinstalls when pyproject.toml or fastqe-report changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,11 +19,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.toolkit-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml dockerfiles/fastqe/pyproject.toml dockerfiles/fastqe/fastqe_report/*.py | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: installing the toolkit and its dependencies (hail is large: about 2 minutes the first time)"
     log=$(mktemp)
-    if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev]'; } >"$log" 2>&1; then
+    if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev]' \
+            && .venv/bin/python -m pip install ./dockerfiles/fastqe; } >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         echo "setup: pip install failed (full log: $log)" >&2
         exit 1

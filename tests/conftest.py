@@ -51,6 +51,12 @@ class Toolkit:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def web_base_url(self) -> str:
+        """Where `toolkit serve` of this home answers for web outputs (chosen by the first command that needed it)."""
+        data = json.loads((self.home / "web-server.json").read_text())
+        return f"http://127.0.0.1:{data['port']}/{data['key']}"
+
+    @property
     def web_bucket(self) -> Path:
         return self.home / "buckets" / "cpg-sandbox-test-web"
 
@@ -64,11 +70,20 @@ def toolkit(tmp_path) -> Toolkit:
     return Toolkit(home=home, port=port, env=env)
 
 
+# A test with one of these markers that skips is a failure when its variable is 1 (CI has the engine and browser).
+REQUIRED_WHEN = {"docker": "TOOLKIT_REQUIRE_DOCKER", "browser": "TOOLKIT_REQUIRE_BROWSER"}
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """With TOOLKIT_REQUIRE_DOCKER=1 (CI), a `docker` test that skips is a failure: CI always has the engine."""
+    """With TOOLKIT_REQUIRE_DOCKER=1 (CI), a `docker` test that skips is a failure: CI always has the engine.
+    The same for `browser` tests and TOOLKIT_REQUIRE_BROWSER=1."""
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and item.get_closest_marker("docker") and os.environ.get("TOOLKIT_REQUIRE_DOCKER") == "1":
-        report.outcome = "failed"
-        report.longrepr = f"skipped, but TOOLKIT_REQUIRE_DOCKER=1: {report.longrepr}"
+    if not report.skipped:
+        return
+    for marker, variable in REQUIRED_WHEN.items():
+        if item.get_closest_marker(marker) and os.environ.get(variable) == "1":
+            report.outcome = "failed"
+            report.longrepr = f"skipped, but {variable}=1: {report.longrepr}"
+            return

@@ -8,11 +8,13 @@ Two situations, one code path afterwards:
   server).
 * **Embedded default** (no ``CPG_CONFIG_PATH``): the toolkit writes its own cpg-utils config under the
   toolkit home: Hail's LocalBackend, storage "buckets" as folders under ``<home>/buckets``, a web URL served by
-  the embedded metadata server's ``/web/``, and that server (started here if it is not already running).
+  ``toolkit serve`` (see :func:`web_location`), and the embedded metadata server, which each command starts
+  for itself on a free port.
 
-Display URLs use a fixed port (``TOOLKIT_METADATA_PORT``, default 8417), so that the ``display_url``
-registered for a report keeps working later under ``toolkit metadata serve``. Each command's Metamist traffic
-goes to an embedded server it started itself (on that port when free, else on any free port).
+Display URLs come from the config's ``web_url``: in production CPG's web server; for the toolkit's own config
+the URL ``toolkit serve`` answers for this toolkit home, on a port and under a path prefix chosen once per
+home and kept, so a registered ``display_url`` keeps working after restarts and never resolves on the server
+of another home (another user) that happens to use the same port later.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from toolkit.errors import EnvironmentProblem, UsageError
 
 DEFAULT_METADATA_PORT = 8417
 LOCAL_HOST = "127.0.0.1"
+WEB_LOCATION_FILE = "web-server.json"
+# `toolkit serve` ports are picked in this range, starting at a place derived from the home's path.
+WEB_PORT_RANGE = (20000, 32000)
 
 # A project name becomes part of file names (the config under the toolkit home) and of bucket names.
 PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -75,7 +80,7 @@ class Settings:
 
 
 def metadata_port() -> int:
-    """The embedded server's port: fixed, so that registered display URLs keep working later."""
+    """The default port of ``toolkit metadata serve``."""
     value = os.environ.get("TOOLKIT_METADATA_PORT", str(DEFAULT_METADATA_PORT))
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise UsageError(f"TOOLKIT_METADATA_PORT={value!r} is not a port number")
@@ -113,7 +118,10 @@ def split_project(project: str) -> tuple[str, str]:
 
 
 def embedded_config(home: Path, project: str, web_base_url: str, metamist_url: str) -> dict[str, Any]:
-    """The cpg-utils config the toolkit writes for itself when none is given."""
+    """The cpg-utils config the toolkit writes for itself when none is given.
+
+    ``web_base_url`` is where ``toolkit serve`` answers for ``home`` (:func:`web_location`); it serves each
+    ``<home>/buckets/<name>-web`` folder at ``<web_base_url>/<name>-web``."""
     dataset, namespace = split_project(project)
     buckets = home / "buckets"
     prefix = f"cpg-{dataset}-{namespace}"
@@ -148,17 +156,6 @@ def write_toml(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def _port_answers_like_metamist(port: int) -> bool:
-    import json
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://{LOCAL_HOST}:{port}/api/v1/project/", timeout=2) as response:
-            return isinstance(json.load(response), list)
-    except (OSError, ValueError):
-        return False
-
-
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -189,6 +186,69 @@ def _write_local_config(home: Path, project: str, web_base_url: str, metamist_ur
     return activate_cpg_config([str(config_file)])
 
 
+@dataclass(frozen=True)
+class WebLocation:
+    """Where ``toolkit serve`` answers for one toolkit home: a port and a path prefix, both kept in the home."""
+
+    port: int
+    key: str  # path prefix unique to the home: another home's URL is a 404 here, never its file
+
+    @property
+    def origin(self) -> str:
+        return f"http://{LOCAL_HOST}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.origin}/{self.key}"
+
+
+def _choose_web_port(home: Path) -> int:
+    """A free port in WEB_PORT_RANGE, first trying the one the home's path hashes to (so two homes rarely meet)."""
+    import hashlib
+
+    low, high = WEB_PORT_RANGE
+    start = int(hashlib.sha256(str(home.resolve()).encode()).hexdigest(), 16) % (high - low)
+    for step in range(high - low):  # strides of 97, prime to the range's size: every port is tried once
+        port = low + (start + step * 97) % (high - low)
+        if _port_is_free(port):
+            return port
+    raise EnvironmentProblem(f"no free port between {low} and {high} on {LOCAL_HOST} for `toolkit serve`")
+
+
+def web_location(home: Path) -> WebLocation:
+    """This home's web location, chosen on first use and kept in ``<home>/web-server.json``.
+
+    Kept, not recomputed: display URLs registered in Metamist embed it. The first process to write the file
+    wins (hard link, atomic); every other one reads what it wrote.
+    """
+    import json
+    import secrets
+
+    path = home / WEB_LOCATION_FILE
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        chosen = {"port": _choose_web_port(home), "key": f"h{secrets.token_hex(5)}"}
+        tmp = home / f".{WEB_LOCATION_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        tmp.write_text(json.dumps(chosen) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    try:
+        data = json.loads(path.read_text())
+        port, key = int(data["port"]), str(data["key"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UsageError(
+            f"{path} is not a valid toolkit web location ({error})",
+            hint="delete it to choose a new port (display URLs registered before then will not open any more)",
+        ) from None
+    if not 0 < port < 65536 or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", key):
+        raise UsageError(f"{path}: port {port} or key {key!r} is not valid", hint="delete the file to choose anew")
+    return WebLocation(port=port, key=key)
+
+
 @contextlib.contextmanager
 def open_settings(project: str | None = None, *, need_metamist: bool = True) -> Iterator[Settings]:
     """Resolve config and Metamist for one command; start the embedded server when it is the one to use.
@@ -214,20 +274,22 @@ def open_settings(project: str | None = None, *, need_metamist: bool = True) -> 
     check_project_name(chosen, "--project" if project else "the configured project")
 
     if target == "embedded":
-        with _embedded_server(need_metamist) as (url, web_base, home):
+        with _embedded_server(need_metamist) as (url, home):
             if config is None:
-                config = _write_local_config(home, chosen, f"{web_base}/web", url, "embedded")
-            connect(url, local=True)
+                config = _write_local_config(home, chosen, web_location(home).base_url, url, "embedded")
+            if need_metamist:
+                connect(url, local=True)
             yield Settings(config, embedded=True, project=chosen, metamist_url=url, home=home)
         return
 
     home = None
     if config is None:
-        # SM_URL without a config: that Metamist, with the toolkit's local storage config around it.
+        # SM_URL without a config: that Metamist, with the toolkit's local storage config around it (its web
+        # outputs are local files, so `toolkit serve` of this home serves them, as for the embedded default).
         from toolkit.metadata_server import default_home
 
         home = default_home()
-        config = _write_local_config(home, chosen, f"{target.rstrip('/')}/web", target, "local")
+        config = _write_local_config(home, chosen, web_location(home).base_url, target, "local")
     if target is None:
         connect(None, local=False)  # production, or whatever SM_URL / SM_ENVIRONMENT say
     else:
@@ -237,35 +299,22 @@ def open_settings(project: str | None = None, *, need_metamist: bool = True) -> 
 
 
 @contextlib.contextmanager
-def _embedded_server(need_metamist: bool) -> Iterator[tuple[str, str, Path]]:
-    """Yields (API URL, web base URL, home) of an embedded server of this command's own.
+def _embedded_server(need_metamist: bool) -> Iterator[tuple[str, Path]]:
+    """Yields (API URL, home) of an embedded server of this command's own, on a free port.
 
     Each command talks to a server it started itself, so no run depends on another process staying up (the
-    store is one SQLite file, safe across processes). Display URLs always use the fixed port: the first
-    command to start takes it (and serves /web/ while it runs); later ones, or a `toolkit metadata serve`
-    already there, leave it be and listen on a free port for their own API traffic.
+    store is one SQLite file, safe across processes), and no command reaches another home's server.
     """
     from toolkit.metadata_server import default_db_path, default_home, ensure_demo_loaded, start_server
 
     home = default_home()
-    port = metadata_port()
-    web_base = f"http://{LOCAL_HOST}:{port}"
     if not need_metamist:
-        yield web_base, web_base, home
+        yield "", home
         return
     db_path = default_db_path()
     ensure_demo_loaded(db_path)
-    if not _port_is_free(port) and not _port_answers_like_metamist(port):
-        raise EnvironmentProblem(
-            f"port {port} on {LOCAL_HOST} is taken by something that is not the embedded metadata server",
-            hint="set TOOLKIT_METADATA_PORT to a free port (display URLs registered later use that port)",
-        )
-    web_root = home / "buckets"
+    server = start_server(db_path=db_path, host=LOCAL_HOST, port=0)
     try:
-        server = start_server(db_path=db_path, web_root=web_root, host=LOCAL_HOST, port=port)
-    except EnvironmentProblem:  # taken meanwhile (another command, or `toolkit metadata serve`)
-        server = start_server(db_path=db_path, web_root=web_root, host=LOCAL_HOST, port=0)
-    try:
-        yield server.url, web_base, home
+        yield server.url, home
     finally:
         server.stop()

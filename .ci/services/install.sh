@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what the other .ci/services scripts need, when missing (Debian; run as root). Idempotent, quiet.
+# Install what the other .ci/services scripts and the browser tests need, when missing (Debian; run as root).
+# Idempotent, quiet.
 #
 #   .ci/services/install.sh
 set -euo pipefail
@@ -10,6 +11,10 @@ command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 command -v curl >/dev/null || missing+=(curl)
+# The browser tests (tests/results): Debian's Chromium and its driver, and a colour emoji font for the reports.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 if [ ${#missing[@]} -eq 0 ]; then
     log "services: everything installed"
     exit 0

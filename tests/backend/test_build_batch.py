@@ -60,9 +60,9 @@ def test_one_bash_job_per_group_with_the_plans_resources_image_and_outputs(local
     assert job._image == plan.image
     assert job._memory == str(2 * 1024**3)  # bytes: Docker CLI refuses `-m 2Gi`
     assert job._storage == "2Gi" and job.attributes["sequencing_group"] == "CPGLCL1"
-    (report,) = job._external_outputs
-    assert report._output_paths == {plan.jobs[1].outputs["report"].destination}
-    assert "fastqe ${BATCH_TMPDIR}" in job._command[0] and "--html >" in job._command[0]
+    written = [path for resource in job._external_outputs for path in resource._output_paths]
+    assert sorted(written) == sorted(out.destination for out in plan.jobs[1].outputs.values())
+    assert "fastqe-report --html ${BATCH_TMPDIR}" in job._command[0] and "-- ${BATCH_TMPDIR}" in job._command[0]
     import os
 
     assert os.environ["HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS"].startswith(" --rm") and "--network none" in os.environ["HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS"]
@@ -164,7 +164,8 @@ def test_a_group_whose_command_hail_would_misread_is_left_out_not_the_batch(loca
     from toolkit.spec import load_spec
 
     text = (REPO / "jobspecs" / "fastqe.yaml").read_text()
-    text = text.replace("fastqe {{ reads[0] }}", "fastqe {{ reads[0] }}{{ group.sample }}")
+    text = text.replace("-- {{ reads[0] }}", "-- {{ reads[0] }}{{ group.sample }}")
+    assert "{{ reads[0] }}{{ group.sample }}" in text
     text = text.replace("../dockerfiles", str(REPO / "dockerfiles"))
     spec_path = tmp_path / "suffix.yaml"
     spec_path.write_text(text)

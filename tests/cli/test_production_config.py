@@ -83,10 +83,13 @@ def test_plan_under_an_analysis_runner_config_targets_the_service_and_the_bucket
     assert all("the Hail Batch service cannot read" in entry["reason"] for entry in plan["skipped"])
     first, second = jobs["PROD1"]["group"]["id"], jobs["PROD2"]["group"]["id"]
 
-    # One report already exists in the web bucket (but is not registered): that group is register-only.
+    # One report (and its metrics) already exists in the buckets (but is not registered): that group is register-only.
     existing = mirror / "cpg-sandbox-test-web" / "fastqe" / "v1" / "fastqe" / f"{second}.html"
     existing.parent.mkdir(parents=True)
     existing.write_text("<html>earlier run</html>")
+    metrics = mirror / "cpg-sandbox-test-analysis" / "fastqe" / "v1" / "fastqe" / f"{second}.json"
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text('{"reads": 4000}')
     plan, jobs = plan_jobs()
     report = jobs["PROD1"]["outputs"]["report"]
     assert report["destination"] == f"gs://cpg-sandbox-test-web/fastqe/v1/fastqe/{first}.html"

@@ -62,13 +62,18 @@ def test_plan_json_of_the_demo_lists_every_job_without_running_anything(toolkit)
     assert [Path(read["location"]).name for read in job["inputs"]] == ["DEMO001_R1.fastq.gz", "DEMO001_R2.fastq.gz"]
     report = job["outputs"]["report"]
     assert report["destination"] == str(toolkit.web_bucket / "toolkit" / "fastqe" / "CPGLCL17.html")
-    assert report["display_url"] == f"{toolkit.url}/web/cpg-sandbox-test-web/toolkit/fastqe/CPGLCL17.html"
-    assert job["command"].startswith("fastqe /") and job["command"].rstrip().endswith(f"--html > {report['destination']}")
+    assert report["display_url"] == f"{toolkit.web_base_url}/cpg-sandbox-test-web/toolkit/fastqe/CPGLCL17.html"
+    metrics = job["outputs"]["metrics"]
+    assert job["command"] == (
+        f"fastqe-report --html {report['destination']} --metrics {metrics['destination']} -- "
+        f"{job['inputs'][0]['location']} {job['inputs'][1]['location']}\n"
+    )
     assert job["resources"]["storage"] == "2Gi"  # auto: a few hundred kB of reads x 1.2 + the 1Gi floor
     (registration,) = job["registrations"]
     assert registration["type"] == "web" and registration["output_uri"] == "file://" + report["destination"]
     assert registration["meta"]["display_url"] == report["display_url"]
     assert registration["meta"]["provenance"]["jobspec_sha256"] == plan["spec"]["sha256"]
+    assert registration["metrics_from"] == metrics["destination"]  # recorded as meta.metrics when registered
     assert not toolkit.web_bucket.exists(), "plan must not write anything"
 
 
@@ -86,13 +91,16 @@ def test_fastqe_demo_runs_registers_three_reports_and_a_rerun_registers_nothing(
     assert sorted(a["sequencing_groups"][0] for a in listed) == DEMO_GROUPS
     for analysis in listed:
         assert analysis["type"] == "web" and analysis["status"] == "COMPLETED"
-        assert analysis["display_url"].startswith(f"{toolkit.url}/web/cpg-sandbox-test-web/toolkit/fastqe/")
+        assert analysis["display_url"].startswith(f"{toolkit.web_base_url}/cpg-sandbox-test-web/toolkit/fastqe/")
         assert analysis["output"].startswith("file://")
 
     seen = analyses_via_graphql(toolkit)
     assert len(seen) == 3 and {a["sequencingGroups"][0]["id"] for a in seen} == set(DEMO_GROUPS)
+    assert seen[0]["meta"]["metrics"]["reads"] == 4000  # register.report.metrics: the job's metrics JSON
+    assert 20 < seen[0]["meta"]["metrics"]["mean_quality"] < 41
+    assert "pkg_resources" not in first.stderr  # FastQE's deprecation warning is silenced in fastqe-report
     provenance = seen[0]["meta"]["provenance"]
-    assert provenance["jobspec"] == "fastqe" and provenance["command"].startswith("fastqe ")
+    assert provenance["jobspec"] == "fastqe" and provenance["command"].startswith("fastqe-report ")
     assert provenance["tool_version"].startswith("fastqe") and provenance["toolkit_version"]
 
     again = toolkit.run("run", FASTQE, "--execution", "host")
@@ -215,8 +223,8 @@ def test_force_reruns_and_replaces_the_analysis_keeping_one_active_per_output(to
 
 
 @pytest.mark.slow
-def test_a_server_already_on_the_display_port_does_not_receive_this_homes_registrations(toolkit, tmp_path):
-    """`toolkit metadata serve` of another home holds the fixed port: this run still talks to its own store."""
+def test_a_metadata_server_of_another_home_on_the_port_does_not_receive_this_homes_registrations(toolkit, tmp_path):
+    """`toolkit metadata serve` of another home holds TOOLKIT_METADATA_PORT: this run still talks to its own store."""
     import time
     import urllib.request
 
@@ -235,7 +243,7 @@ def test_a_server_already_on_the_display_port_does_not_receive_this_homes_regist
                 assert time.time() < deadline, "metadata serve did not come up"
                 time.sleep(0.2)
         plan = toolkit.json("plan", FASTQE, "--format", "json", "--execution", "host", "--sgids", "CPGLCL17")
-        assert plan["jobs"][0]["outputs"]["report"]["display_url"].startswith(f"{toolkit.url}/web/")
+        assert plan["jobs"][0]["outputs"]["report"]["display_url"].startswith(f"{toolkit.web_base_url}/")
         toolkit.run("run", CHECKSUMS, "--execution", "host", "--sgids", "CPGLCL17")
     finally:
         other.terminate()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = {"hail", "hailtop", "docker", "metamist", "cpg_utils", "uvicorn", "starlette", "graphql", "requests"}
+HEAVY = {"hail", "hailtop", "docker", "metamist", "cpg_utils", "uvicorn", "starlette", "graphql", "requests",
+         "matplotlib", "jinja2", "selenium"}
 
 
 def test_building_the_cli_imports_no_heavy_module():

@@ -10,9 +10,8 @@ import pytest
 
 from toolkit.metadata_server import start_server
 
-GOLDEN_DIR = Path(__file__).resolve().parents[3] / "shared" / "metamist-golden"
-if not GOLDEN_DIR.is_dir():  # running from a checkout elsewhere than /work/main
-    GOLDEN_DIR = Path("/work/shared/metamist-golden")
+# A copy of shared/metamist-golden, kept in the repository so the tests run in any clone.
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "data" / "metamist-golden"
 
 
 def golden(name: str):
@@ -39,7 +38,7 @@ def _connect(url: str):
 @pytest.fixture
 def server(tmp_path, restore_metamist_env):
     """A fresh, empty server, with the metamist client pointed at it."""
-    running = start_server(db_path=tmp_path / "metadata.sqlite", web_root=tmp_path / "web")
+    running = start_server(db_path=tmp_path / "metadata.sqlite")
     _connect(running.url)
     yield running
     running.stop()

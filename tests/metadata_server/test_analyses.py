@@ -1,4 +1,4 @@
-"""Analyses through the client: local outputs (file:// and the server's /web/), restart, concurrency."""
+"""Analyses through the client: local outputs (file://, web URLs), restart, concurrency."""
 
 from __future__ import annotations
 
@@ -27,25 +27,20 @@ def _create(sg: str, **fields) -> int:
     return analysis_api().create_analysis("sandbox-test", Analysis(type="web", sequencing_group_ids=[sg], **fields))
 
 
-def test_web_output_under_the_servers_web_folder_is_an_output_file(server, tmp_path):
-    load_demo(server.db_path)
-    sg = _first_sg(server)
-    report = server.web_root / "fastqe" / f"{sg}.html"
-    report.parent.mkdir(parents=True)
-    report.write_text("<html>report</html>")
-    url = f"{server.web_url}/fastqe/{sg}.html"
-    analysis_id = _create(sg, output=url, meta={"display_url": url})
-
+def test_an_http_output_stays_a_path_and_the_server_serves_no_web_folder(server, tmp_path):
+    """Like Metamist, which only looks objects up in GCS: a web URL is recorded as given. Web outputs are served by
+    `toolkit serve`, from an origin of their own, never by the metadata server (issue 7)."""
     import requests
 
-    assert requests.get(url, timeout=10).text == "<html>report</html>"  # display_url opens
-    from toolkit.metamist_connection import analysis_api
+    from toolkit.metamist_connection import graphql_query
 
-    details = analysis_api().get_analysis_by_id(analysis_id, _check_return_type=False)
-    assert details["output"] == url
-    assert details["outputs"]["basename"] == f"{sg}.html"
-    assert details["outputs"]["size"] == len("<html>report</html>")
-    assert details["status"].value == "completed" if hasattr(details["status"], "value") else True
+    load_demo(server.db_path)
+    sg = _first_sg(server)
+    url = "http://127.0.0.1:9/hkey/cpg-sandbox-test-web/fastqe/report.html"
+    analysis_id = _create(sg, output=url, meta={"display_url": url})
+    answer = graphql_query("query($ids:[Int!]){ analyses(id:{in_:$ids}){ output outputs } }", {"ids": [analysis_id]})
+    assert answer["analyses"] == [{"output": url, "outputs": url}]
+    assert requests.get(f"{server.url}/web/", timeout=10).status_code == 404
 
 
 def test_file_output_missing_stays_a_path_and_no_scheme_is_refused(server, tmp_path):

@@ -30,7 +30,7 @@ def context(tmp_path: Path, **overrides) -> PlanContext:
         spec_path="jobspecs/fastqe.yaml",
         spec_sha256="abc",
         output_location=lambda suffix, category: str(tmp_path / category / suffix),
-        display_url=lambda suffix: f"http://127.0.0.1:8417/web/cpg-sandbox-test-web/{suffix}",
+        display_url=lambda suffix: f"http://127.0.0.1:20000/hkey/cpg-sandbox-test-web/{suffix}",
     )
     values.update(overrides)
     return PlanContext(**values)
@@ -50,7 +50,10 @@ def test_each_group_gets_its_command_output_and_registration(fastqe, tmp_path):
     assert [job.group.id for job in plan.jobs] == ["CPGLCL17", "CPGLCL25"]
     job = plan.jobs[0]
     destination = str(tmp_path / "web" / "fastqe" / "CPGLCL17.html")
-    assert job.command.strip() == f"fastqe gs://bucket/CPGLCL17_R1.fq.gz gs://bucket/CPGLCL17_R2.fq.gz --html > {destination}"
+    metrics = str(tmp_path / "analysis" / "fastqe" / "CPGLCL17.json")
+    assert job.command.strip() == (
+        f"fastqe-report --html {destination} --metrics {metrics} -- gs://bucket/CPGLCL17_R1.fq.gz gs://bucket/CPGLCL17_R2.fq.gz"
+    )
     assert job.action is Action.RUN
     (registration,) = job.registrations
     assert registration.type == "web" and registration.status == "completed"
@@ -82,7 +85,7 @@ def test_registered_outputs_are_done_and_existing_unregistered_outputs_are_regis
     ctx = context(
         tmp_path,
         existing_analyses={("web", done_uri): 42},
-        output_exists=lambda destination: destination == str(leftover),
+        output_exists=lambda destination: destination in (str(leftover), str(tmp_path / "analysis" / "fastqe" / "CPGLCL25.json")),
     )
     plan = make_plan(fastqe.model, groups, ctx)
     actions = {job.group.id: (job.action, job.reason) for job in plan.jobs}
@@ -93,7 +96,9 @@ def test_registered_outputs_are_done_and_existing_unregistered_outputs_are_regis
 
 def test_two_groups_writing_one_file_is_refused(fastqe, tmp_path):
     spec = fastqe.model.model_copy(
-        update={"outputs": {"report": fastqe.model.outputs["report"].model_copy(update={"path": "fastqe/report.html"})}}
+        update={"outputs": {
+            **fastqe.model.outputs, "report": fastqe.model.outputs["report"].model_copy(update={"path": "fastqe/report.html"})
+        }}
     )
     with pytest.raises(SpecError) as raised:
         make_plan(spec, GroupSet((two_reads("A1"), two_reads("B2"))), context(tmp_path))

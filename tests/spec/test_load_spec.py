@@ -35,7 +35,10 @@ def test_fastqe_spec_loads_clean():
     spec = loaded.model
     assert (spec.name, spec.image.name, spec.image.tag) == ("fastqe", "fastqe", "0.3.1-1")
     assert loaded.resolve(spec.image.dockerfile) == DOCKERFILE
-    assert spec.command.strip() == "fastqe {{ reads[0] }} {{ reads[1] }} --html > {{ outputs.report }}"
+    assert spec.command.strip() == (
+        "fastqe-report --html {{ outputs.report }} --metrics {{ outputs.metrics }} -- {{ reads[0] }} {{ reads[1] }}"
+    )
+    assert spec.register["report"].metrics == "metrics" and spec.outputs["metrics"].category == "analysis"
     assert spec.outputs["report"].path == "fastqe/{{ group.id }}.html"
     assert spec.outputs["report"].category == "web"
     assert spec.register["report"].type == "web"
@@ -45,9 +48,10 @@ def test_fastqe_spec_loads_clean():
         "project": "project", "sgids": "sgids"}
 
 
-def test_fastqe_dockerfile_is_the_tutorials():
-    assert DOCKERFILE.read_text().splitlines() == [
-        "FROM python:3.10-slim", "ARG VERSION=0.3.1", "RUN pip install fastqe==${VERSION}"]
+def test_fastqe_dockerfile_is_the_tutorials_plus_fastqe_report():
+    lines = [line for line in DOCKERFILE.read_text().splitlines() if line and not line.startswith("#")]
+    assert lines[:3] == ["FROM python:3.10-slim", "ARG VERSION=0.3.1", "RUN pip install --no-cache-dir fastqe==${VERSION}"]
+    assert lines[-1] == "RUN pip install --no-cache-dir /opt/fastqe-report && fastqe-report --version"
 
 
 def test_loading_is_relative_to_the_spec_not_the_working_directory(tmp_path, monkeypatch):
@@ -157,8 +161,8 @@ def test_warnings_do_not_fail_the_load(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(text)
     loaded = load_spec(path)
-    assert [d.severity for d in loaded.warnings] == ["warning"]
-    assert "not registered" in loaded.warnings[0].message
+    assert [d.severity for d in loaded.warnings] == ["warning", "warning"]  # neither output is registered now
+    assert all("not registered" in warning.message for warning in loaded.warnings)
 
 
 def test_render_format_and_order(tmp_path):

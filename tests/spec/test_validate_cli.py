@@ -20,7 +20,7 @@ def toolkit(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 def test_valid_spec_prints_ok():
     result = toolkit("validate", "jobspecs/fastqe.yaml")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok: jobspecs/fastqe.yaml (fastqe, image fastqe:0.3.1-1, 1 output)"
+    assert result.stdout.strip() == "ok: jobspecs/fastqe.yaml (fastqe, image fastqe:0.3.1-1, 2 outputs)"
     assert result.stderr == ""
 
 
@@ -92,7 +92,7 @@ def test_validate_wall_clock():
 
 def _spec_with_command(tmp_path: Path, command: str) -> Path:
     text = FASTQE.read_text().replace("../dockerfiles/", f"{REPO}/dockerfiles/")
-    original = "fastqe {{ reads[0] }} {{ reads[1] }} --html > {{ outputs.report }}"
+    original = "fastqe-report --html {{ outputs.report }} --metrics {{ outputs.metrics }} -- {{ reads[0] }} {{ reads[1] }}"
     assert original in text
     spec = tmp_path / "spec.yaml"
     spec.write_text(text.replace(original, original + "\n  " + command))
@@ -104,7 +104,7 @@ def test_a_value_inside_author_quotes_is_a_positioned_error_that_says_how_to_wri
     result = toolkit("validate", str(spec))
     assert result.returncode == 2
     lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"{spec}:40:16: error: {{{{ group.id }}}} is inside single quotes: remove the quotes")
+    assert lines[0].startswith(f"{spec}:42:16: error: {{{{ group.id }}}} is inside single quotes: remove the quotes")
     assert lines[1:3] == ["  echo 'sample {{ group.id }}'", "               ^~~~~~~~~~~~~~"]
 
 
@@ -117,5 +117,5 @@ def test_templates_that_would_exhaust_the_machine_fail_validation_at_once(tmp_pa
         result = toolkit("validate", str(_spec_with_command(tmp_path, command)))
         assert result.returncode == 2, (command, result.stderr)
         assert "Traceback" not in result.stderr
-        assert ":40:" in result.stderr.splitlines()[0], result.stderr
+        assert ":42:" in result.stderr.splitlines()[0], result.stderr
         assert "a group's render may not take more" in result.stderr

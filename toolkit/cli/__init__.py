@@ -21,6 +21,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "plan": ("toolkit.cli.plan", "show every job a run would submit, without running or writing anything"),
     "run": ("toolkit.cli.run", "query Metamist, run one job per sequencing group, register the outputs"),
     "outputs": ("toolkit.cli.outputs", "list the Analyses a jobspec registered, with their display URLs"),
+    "serve": ("toolkit.cli.serve", "serve the results page and this home's reports on 127.0.0.1 (Ctrl-C stops it)"),
+    "report": ("toolkit.cli.report", "write the results page as files (index.html + assets), e.g. for a web bucket"),
     "build": ("toolkit.cli.build", "build the jobspec's Docker image"),
     "test": ("toolkit.cli.test", "run the jobspec's tests inside its image (or on the host)"),
     "publish": ("toolkit.cli.publish", "test, then push the jobspec's image to the registry and lock its digest"),

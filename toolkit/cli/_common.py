@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import shlex
 import sys
 from typing import Any, Sequence
 
@@ -62,6 +64,29 @@ def shown(text: object, *, multiline: bool = False) -> str:
         char if char.isprintable() or char in kept else char.encode("unicode_escape").decode("ascii")
         for char in text
     )
+
+
+# PATH as the user's shell gave it: host runs prepend the toolkit's own bin folder later (toolkit.backend).
+_PATH_AT_START = os.environ.get("PATH", "")
+
+
+def invocation() -> str:
+    """The toolkit command as this process was started, for hints that must work when pasted.
+
+    A bare ``toolkit`` only when that is what PATH finds; else the path typed (``.venv/bin/toolkit``), or
+    ``python -m toolkit`` with the interpreter that runs now.
+    """
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) in ("__main__.py", "-m", "-c") or not argv0:
+        python = sys.executable
+        relative = os.path.relpath(python)
+        return f"{shlex.quote(relative if not relative.startswith('..') else python)} -m toolkit"
+    import shutil
+
+    found = shutil.which("toolkit", path=_PATH_AT_START)
+    if found and os.path.exists(argv0) and os.path.samefile(found, argv0):
+        return "toolkit"
+    return shlex.quote(argv0)
 
 
 def progress_line(line: str) -> None:

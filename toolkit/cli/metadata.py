@@ -2,7 +2,7 @@
 
     toolkit metadata load FILE [--db PATH]      load a seed.json-format dataset or a CSV sample sheet
     toolkit metadata demo [--db PATH]           load the bundled demo project (sandbox-test)
-    toolkit metadata serve [--db PATH] [--host 127.0.0.1] [--port 8417] [--web-root DIR] [--gcs-mirror DIR]
+    toolkit metadata serve [--db PATH] [--host 127.0.0.1] [--port 8417] [--gcs-mirror DIR]
 """
 
 from __future__ import annotations
@@ -36,11 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument(
         "--port", type=int, default=None,
-        help="0 picks a free port (default: $TOOLKIT_METADATA_PORT or 8417, the port toolkit runs use)",
-    )
-    serve.add_argument(
-        "--web-root", type=Path, metavar="DIR",
-        help="folder served under /web/ (default: the toolkit home's buckets/, where local runs write)",
+        help="0 picks a free port (default: $TOOLKIT_METADATA_PORT or 8417)",
     )
     serve.add_argument("--gcs-mirror", type=Path, metavar="DIR",
                        help="local folder standing for GCS when checking gs:// outputs: gs://b/p -> DIR/b/p")
@@ -61,12 +57,11 @@ def run(args: argparse.Namespace) -> int:
 
         print(load_demo(db_path).describe() + f" into {db_path}")
         return 0
-    from toolkit.metadata_server import default_home, ensure_demo_loaded
+    from toolkit.metadata_server import ensure_demo_loaded
     from toolkit.metadata_server.runner import serve_forever
     from toolkit.settings import metadata_port
 
     port = metadata_port() if args.port is None else args.port
-    web_root = args.web_root or default_home() / "buckets"
 
     if not args.no_demo and ensure_demo_loaded(db_path):
         print(f"the store was empty: loaded the demo project sandbox-test into {db_path}")
@@ -76,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         print("toolkit commands on this machine use it while it runs (same TOOLKIT_HOME and port)", flush=True)
 
     try:
-        serve_forever(db_path, web_root, args.host, port, args.gcs_mirror, on_ready=ready)
+        serve_forever(db_path, args.host, port, args.gcs_mirror, on_ready=ready)
     except KeyboardInterrupt:
         pass
     print("stopped", file=sys.stderr)

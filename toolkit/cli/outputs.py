@@ -10,7 +10,7 @@ from toolkit.cli._common import emit_json, table
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC", help="the jobspec YAML file")
     parser.add_argument("--project", help="Metamist project (default: from the cpg-utils config)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,7 +21,6 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_spec(args.spec)
     with open_settings(args.project) as settings:
         analyses = spec_analyses(settings.project, loaded.model.name)
-        embedded = settings.embedded
         project = settings.project
     rows = []
     for analysis in sorted(analyses, key=lambda a: a["id"]):
@@ -51,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
             for r in rows
         ],
     )
-    if embedded and any(r["display_url"] for r in rows):
-        print("\ndisplay URLs are served by the embedded metadata server: `toolkit metadata serve` keeps it running")
+    if settings.home is not None and any(r["display_url"] for r in rows):
+        from toolkit.cli._common import invocation
+
+        print(f"\nlocal display URLs open while `{invocation()} serve {args.spec} --project {project}` runs")
     return 0

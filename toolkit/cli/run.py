@@ -115,6 +115,15 @@ def _run(args: argparse.Namespace, reporter: Reporter) -> int:
                 )
         for group_id, output, message in report.failed:
             reporter.fail(f"{group_id}: could not register {output}: {message}")
+        if result is not None:
+            from toolkit.results.runs import record_run
+
+            # Metamist never hears of a failed job: the results page reads the failures from this record.
+            problem = record_run(
+                spec.name, {gid: result.outcomes[gid].detail for gid in result.failed}, result.succeeded
+            )
+            if problem:
+                reporter.warn(problem)
 
     failed = result.failed if result else []
     done = plan.jobs_with(Action.DONE)
@@ -123,11 +132,14 @@ def _run(args: argparse.Namespace, reporter: Reporter) -> int:
         f"{len(done)} already done, {len(register_only)} registered from an earlier run; "
         f"{len(report.created)} Analyses created"
     )
-    if report.registered or done:
-        hint = f"the registered outputs: toolkit outputs {args.spec}"
-        if settings.embedded:
-            hint += " (their display URLs are served while `toolkit metadata serve` runs)"
-        reporter.line(hint)
+    if plan.jobs:
+        import shlex
+
+        from toolkit.cli._common import invocation
+
+        reporter.line(
+            f"look at the results: {invocation()} serve {shlex.quote(args.spec)} --project {shlex.quote(settings.project)}"
+        )
     if failed or report.failed:
         problems = []
         if failed:

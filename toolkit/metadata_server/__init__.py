@@ -2,7 +2,7 @@
 
 Public surface (heavy imports - starlette, uvicorn, graphql-core - happen only when these are called)::
 
-    start_server(db_path=None, web_root=None, host="127.0.0.1", port=0, gcs_mirror=None) -> RunningServer
+    start_server(db_path=None, host="127.0.0.1", port=0, gcs_mirror=None) -> RunningServer
     load_dataset(path, db_path=None) -> LoadSummary        # seed.json format or CSV sample sheet
     load_demo(db_path=None) -> LoadSummary                 # the bundled sandbox-test project
     ensure_demo_loaded(db_path) -> bool                    # load the demo when the store is empty
@@ -37,12 +37,12 @@ __all__ = [
 DEMO_PROJECT = "sandbox-test"
 
 
-def start_server(db_path: Path | None = None, web_root: Path | None = None, host: str = "127.0.0.1",
-                 port: int = 0, gcs_mirror: Path | None = None) -> RunningServer:
+def start_server(db_path: Path | None = None, host: str = "127.0.0.1", port: int = 0,
+                 gcs_mirror: Path | None = None) -> RunningServer:
     """Start the server in a background thread; ``port=0`` picks a free port (see ``RunningServer.url``)."""
     from toolkit.metadata_server.runner import start_server as _start
 
-    return _start(db_path=db_path, web_root=web_root, host=host, port=port, gcs_mirror=gcs_mirror)
+    return _start(db_path=db_path, host=host, port=port, gcs_mirror=gcs_mirror)
 
 
 def load_dataset(path, db_path: Path | None = None) -> LoadSummary:

@@ -1,16 +1,17 @@
-"""The Starlette application: GraphQL at ``/graphql``, REST under ``/api/v1``, static files under ``/web/``."""
+"""The Starlette application: GraphQL at ``/graphql``, REST under ``/api/v1``.
+
+Web outputs are not served here: ``toolkit serve`` serves them, from an origin of their own.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from toolkit.metadata_server.graphql_api import GraphQLExecutor
 from toolkit.metadata_server.rest_api import ROUTES
@@ -62,20 +63,16 @@ async def index(request: Request) -> Response:
     return JSONResponse({
         "server": "toolkit embedded metadata server (Metamist-compatible subset)",
         "graphql": str(request.url_for("graphql")),
-        "web": "/web/",
     })
 
 
-def create_app(service: Service, web_root: Path | None) -> Starlette:
+def create_app(service: Service) -> Starlette:
     routes = [
         Route("/", index, methods=["GET"]),
         Route("/graphql", graphql_endpoint, methods=["GET", "POST"], name="graphql"),
         Route("/graphql/", graphql_endpoint, methods=["GET", "POST"]),
         *ROUTES,
     ]
-    if web_root is not None:
-        Path(web_root).mkdir(parents=True, exist_ok=True)
-        routes.append(Mount("/web", app=StaticFiles(directory=str(web_root), html=True), name="web"))
     app = Starlette(routes=routes)
     app.state.service = service
     app.state.graphql = GraphQLExecutor(service)

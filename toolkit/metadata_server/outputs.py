@@ -7,9 +7,9 @@ built from those records, with the quirks the golden recording shows (see ``rend
 Here an :class:`ObjectInspector` plays GCS:
 
 * ``file://`` URIs are looked up on the local disk;
-* ``http(s)://`` URLs under the server's own ``/web/`` are looked up in the served web folder;
 * ``gs://bucket/path`` is looked up as ``<gcs_mirror>/bucket/path`` when a mirror folder is configured
-  (absent otherwise: there is no network access to GCS from the embedded server).
+  (absent otherwise: there is no network access to GCS from the embedded server);
+* anything else (``http(s)://`` URLs...) stays a plain path, as in Metamist, which only looks objects up in GCS.
 
 ``file_checksum`` is GCS's format, the base64 of the big-endian CRC32C, when ``google_crc32c`` is installed (it is,
 through cpg-utils); otherwise the base64 of the MD5 digest.
@@ -29,8 +29,6 @@ NO_SCHEME_MESSAGE = "Output file path must contain a protocol prefix"
 
 @dataclass
 class ObjectInspector:
-    web_root: Path | None = None
-    web_url_prefixes: tuple[str, ...] = ()  # e.g. ("http://127.0.0.1:8123/web/",)
     gcs_mirror: Path | None = None
 
     def local_path(self, uri: str) -> Path | None:
@@ -38,14 +36,6 @@ class ObjectInspector:
         parts = urlsplit(uri)
         if parts.scheme == "file":
             return Path(unquote(parts.path))
-        if parts.scheme in ("http", "https") and self.web_root is not None:
-            for prefix in self.web_url_prefixes:
-                if uri.startswith(prefix):
-                    relative = unquote(uri[len(prefix):].split("?", 1)[0])
-                    candidate = (self.web_root / relative).resolve()
-                    if candidate.is_relative_to(self.web_root.resolve()):
-                        return candidate
-            return None
         if parts.scheme == "gs" and self.gcs_mirror is not None:
             return self.gcs_mirror / parts.netloc / unquote(parts.path.lstrip("/"))
         return None

@@ -21,15 +21,12 @@ from toolkit.metadata_server.store import Store
 class RunningServer:
     """A server running in a background thread. ``url`` has no trailing slash; ``stop()`` is idempotent."""
 
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread, url: str, store: Store,
-                 db_path: Path, web_root: Path | None):
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, url: str, store: Store, db_path: Path):
         self._server = server
         self._thread = thread
         self.url = url
-        self.web_url = url + "/web"
         self.store = store
         self.db_path = db_path
-        self.web_root = web_root
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._thread.is_alive():
@@ -59,27 +56,23 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build(db_path: Path | None, web_root: Path | None, host: str, port: int, gcs_mirror: Path | None,
-          codec: IdCodec = DEFAULT_CODEC):
+def build(db_path: Path | None, host: str, port: int, gcs_mirror: Path | None, codec: IdCodec = DEFAULT_CODEC):
     db_path = Path(db_path) if db_path else default_db_path()
     sock = _bind(host, port)
     actual_port = sock.getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host
     url = f"http://{url_host}:{actual_port}"
-    prefixes = (f"{url}/web/", f"http://localhost:{actual_port}/web/", f"http://127.0.0.1:{actual_port}/web/")
-    web_root = Path(web_root).resolve() if web_root else None
-    inspector = ObjectInspector(web_root=web_root, web_url_prefixes=prefixes,
-                                gcs_mirror=Path(gcs_mirror) if gcs_mirror else None)
+    inspector = ObjectInspector(gcs_mirror=Path(gcs_mirror) if gcs_mirror else None)
     store = Store(db_path)
     service = Service(store, codec=codec, inspector=inspector)
-    app = create_app(service, web_root)
+    app = create_app(service)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    return uvicorn.Server(config), sock, url, store, db_path, web_root
+    return uvicorn.Server(config), sock, url, store, db_path
 
 
-def start_server(db_path: Path | None = None, web_root: Path | None = None, host: str = "127.0.0.1",
-                 port: int = 0, gcs_mirror: Path | None = None, codec: IdCodec = DEFAULT_CODEC) -> RunningServer:
-    server, sock, url, store, db_path, web_root = build(db_path, web_root, host, port, gcs_mirror, codec)
+def start_server(db_path: Path | None = None, host: str = "127.0.0.1", port: int = 0,
+                 gcs_mirror: Path | None = None, codec: IdCodec = DEFAULT_CODEC) -> RunningServer:
+    server, sock, url, store, db_path = build(db_path, host, port, gcs_mirror, codec)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="metadata-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -88,13 +81,12 @@ def start_server(db_path: Path | None = None, web_root: Path | None = None, host
             server.should_exit = True
             raise EnvironmentProblem(f"the embedded metadata server did not start on {url}")
         time.sleep(0.01)
-    return RunningServer(server, thread, url, store, db_path, web_root)
+    return RunningServer(server, thread, url, store, db_path)
 
 
-def serve_forever(db_path: Path | None, web_root: Path | None, host: str, port: int,
-                  gcs_mirror: Path | None = None, on_ready=None) -> None:
+def serve_forever(db_path: Path | None, host: str, port: int, gcs_mirror: Path | None = None, on_ready=None) -> None:
     """Foreground server; Ctrl-C (SIGINT) or SIGTERM stops it cleanly through uvicorn's own handlers."""
-    server, sock, url, store, _db, _web = build(db_path, web_root, host, port, gcs_mirror)
+    server, sock, url, store, _db = build(db_path, host, port, gcs_mirror)
     if on_ready:
         on_ready(url)
     try:

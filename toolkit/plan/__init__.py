@@ -155,6 +155,7 @@ def _plan_one(spec: JobSpec, group: Group, ctx: PlanContext) -> PlannedJob:
                 sequencing_group_ids=(group.id,),
                 meta=meta,
                 existing_id=ctx.existing_analyses.get((register.type, out.uri)),
+                metrics_from=outputs[register.metrics].destination if register.metrics in outputs else None,
             )
         )
 

@@ -48,6 +48,7 @@ class PlannedRegistration:
     sequencing_group_ids: tuple[str, ...]
     meta: dict[str, Any]
     existing_id: int | None = None  # set when Metamist already has this Analysis
+    metrics_from: str | None = None  # destination of the JSON output recorded as meta.metrics (register.metrics)
 
 
 @dataclass(frozen=True)

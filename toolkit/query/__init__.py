@@ -51,12 +51,21 @@ def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
     from toolkit.metamist_connection import graphql_query
 
     variables = build_variables(spec, request)
-    data = graphql_query(spec.inputs.query, variables)
+    try:
+        data = graphql_query(spec.inputs.query, variables)
+    except MetadataError as error:
+        raise explain_metadata_error(error, request.project, request.sgids) from None
     if not isinstance(data, dict):
         raise MetadataError("Metamist returned no data for the spec's query")
     groups = extract_groups(spec.inputs, data)
     if request.sgids:
         missing = sorted(set(request.sgids) - {g.id for g in groups.groups} - {r.group_id for r in groups.rejections})
+        if missing and len(missing) == len(set(request.sgids)):
+            raise UsageError(
+                f"--sgids: no sequencing group of project {request.project} has the id"
+                f"{'s' if len(missing) > 1 else ''} {', '.join(missing)} (unknown, archived or in another project)",
+                hint=_project_groups_hint(request.project),
+            )
         if missing:
             # Metamist silently drops unknown, archived and other-project ids: say so instead.
             extra = tuple(
@@ -65,6 +74,69 @@ def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
             )
             groups = GroupSet(groups.groups, groups.rejections + extra)
     return groups
+
+
+_KNOWN_PROJECTS_QUERY = "query ToolkitKnownProjects { myProjects { name } }"
+_PROJECT_GROUPS_QUERY = """
+query ToolkitProjectGroups($project: String!) {
+  project(name: $project) { sequencingGroups { id type sample { externalId } } }
+}
+"""
+_SAMPLES_QUERY = """
+query ToolkitSamplesNamed($project: String!, $ids: [String!]!) {
+  project(name: $project) { samples(externalId: {in_: $ids}) { id externalId sequencingGroups { id type } } }
+}
+"""
+_SHOWN = 10
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(names[:_SHOWN])
+    return shown + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
+
+
+def _project_groups_hint(project: str) -> str | None:
+    from toolkit.metamist_connection import graphql_query
+
+    try:
+        listed = graphql_query(_PROJECT_GROUPS_QUERY, {"project": project})["project"]["sequencingGroups"]
+    except (MetadataError, KeyError, TypeError):
+        return None
+    if not listed:
+        return f"project {project} has no sequencing groups"
+    return f"the sequencing groups of project {project}: " + _listed(
+        [f"{sg['id']} (sample {(sg.get('sample') or {}).get('externalId')})" for sg in listed]
+    )
+
+
+def explain_metadata_error(error: MetadataError, project: str, sgids: Sequence[str] | None) -> MetadataError | UsageError:
+    """Metamist's answer, plus what the user needs to act on it: the known projects for an unknown project;
+    for an id that is a sample's, not a sequencing group's, that sample's sequencing groups."""
+    from toolkit.metamist_connection import graphql_query
+
+    message = error.message
+    if "Could not find project" in message or ("does not have" in message and "access" in message):
+        try:
+            names = sorted(p["name"] for p in graphql_query(_KNOWN_PROJECTS_QUERY, {}).get("myProjects") or [])
+        except MetadataError:
+            return error
+        known = f"projects you can use: {_listed(names)}" if names else "you can use no project yet"
+        return UsageError(f"project {project!r} is unknown to Metamist, or not yours to read", hint=known)
+    if sgids and ("Invalid prefix" in message or "was not valid" in message):
+        try:
+            samples = graphql_query(_SAMPLES_QUERY, {"project": project, "ids": list(sgids)})["project"]["samples"]
+        except (MetadataError, KeyError, TypeError):
+            samples = []
+        if samples:
+            described = "; ".join(
+                f"{sample['externalId']} is a sample (id {sample['id']}), not a sequencing group: its sequencing "
+                "groups are " + (", ".join(f"{sg['id']} ({sg['type']})" for sg in sample.get("sequencingGroups") or [])
+                                 or "none")
+                for sample in samples
+            )
+            return UsageError(f"--sgids: {described}", hint="pass sequencing group ids (CPG...) to --sgids")
+        return UsageError(f"--sgids: {message.split(' answered: ', 1)[-1]}", hint=_project_groups_hint(project))
+    return error
 
 
 def select_sgids(values: Sequence[str] | None) -> tuple[str, ...] | None:

@@ -139,6 +139,8 @@ def _create(project: str, registration: PlannedRegistration, extra_provenance: d
     meta = registration.meta
     if extra_provenance:
         meta = {**meta, "provenance": {**meta.get("provenance", {}), **extra_provenance}}
+    if registration.metrics_from:
+        meta = {**meta, **read_metrics(registration.metrics_from)}
     analysis = Analysis(
         type=registration.type,
         status=AnalysisStatus(registration.status),
@@ -147,6 +149,54 @@ def _create(project: str, registration: PlannedRegistration, extra_provenance: d
         meta=meta,
     )
     return int(_analysis_api().create_analysis(project, analysis))
+
+
+METRICS_LIMIT_BYTES = 64 * 1024
+METRICS_LIMIT_KEYS = 200
+
+
+def read_metrics(location: str) -> dict[str, Any]:
+    """``{"metrics": {...}}`` from the job's JSON output (``register.NAME.metrics``), for the Analysis' meta.
+
+    Only finite numbers, booleans and short strings are kept, nested objects flattened to dotted keys, within
+    fixed bounds: the file is written by a tool from data. A file that cannot be used gives
+    ``{"metrics_problem": why}`` instead: the output itself is still registered.
+    """
+    import json
+    import math
+
+    try:
+        if "://" in location and not location.startswith("file://"):
+            from cpg_utils import to_path
+
+            raw = to_path(location).read_bytes()[: METRICS_LIMIT_BYTES + 1]
+        else:
+            with open(location.removeprefix("file://"), "rb") as handle:
+                raw = handle.read(METRICS_LIMIT_BYTES + 1)
+        if len(raw) > METRICS_LIMIT_BYTES:
+            return {"metrics_problem": f"metrics file larger than {METRICS_LIMIT_BYTES} bytes: not recorded"}
+        data = json.loads(raw.decode("utf-8"), parse_constant=lambda name: None)
+    except (OSError, ValueError) as error:
+        return {"metrics_problem": f"metrics file not readable as JSON: {error.__class__.__name__}: {error}"[:300]}
+    if not isinstance(data, dict):
+        return {"metrics_problem": "metrics file is not a JSON object"}
+    flat: dict[str, Any] = {}
+
+    def add(prefix: str, value: Any, depth: int) -> None:
+        if len(flat) >= METRICS_LIMIT_KEYS:
+            return
+        if isinstance(value, dict) and depth < 3:
+            for key, item in value.items():
+                add(f"{prefix}.{key}" if prefix else str(key), item, depth + 1)
+        elif isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**63):
+            flat[prefix[:100]] = value
+        elif isinstance(value, float) and math.isfinite(value):
+            flat[prefix[:100]] = value
+        elif isinstance(value, str):
+            flat[prefix[:100]] = value[:200]
+
+    add("", data, 0)
+    return {"metrics": flat}
 
 
 def register_jobs(

@@ -151,6 +151,8 @@ class RegisterSection(StrictModel):
     type: str
     status: AnalysisStatusName = "completed"
     meta: dict[str, Any] = Field(default_factory=dict)
+    # Name of another output: a JSON object the job writes, recorded as meta.metrics (the results page's table).
+    metrics: str | None = None
 
 
 class FileExpectation(StrictModel):

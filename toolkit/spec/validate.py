@@ -311,7 +311,23 @@ class _Checker:
                 self.error(self.document.at_key(
                     ("register", name),
                     f"register.{name} names an output that is not declared in outputs (outputs: {known})"))
-        for name in sorted(self.outputs - set(register)):
+        metrics_outputs = set()
+        for name, entry in register.items():
+            metrics = _mapping(entry).get("metrics")
+            if metrics is None:
+                continue
+            if not isinstance(metrics, str) or metrics not in self.outputs:
+                known = ", ".join(sorted(self.outputs)) or "none"
+                self.error(self.document.at_value(
+                    ("register", name, "metrics"),
+                    f"register.{name}.metrics must name an output of this spec (outputs: {known})"))
+            elif metrics == name:
+                self.error(self.document.at_value(
+                    ("register", name, "metrics"),
+                    f"register.{name}.metrics names the registered output itself; name the JSON file's output"))
+            else:
+                metrics_outputs.add(metrics)
+        for name in sorted(self.outputs - set(register) - metrics_outputs):
             self.error(self.document.at_key(
                 ("outputs", name),
                 f"output '{name}' is not registered (no register.{name}): it will be written but not recorded "
