@@ -63,7 +63,7 @@ def test_csv_sheet_computes_size_and_md5_and_keeps_gs_uris(tmp_path):
     )
     db = tmp_path / "db.sqlite"
     summary = load_dataset(sheet, db)
-    assert summary.projects == ["mine-test"] and len(summary.sequencing_groups) == 2 and summary.assays == 3
+    assert summary.projects == ["mine-test"] and summary.sequencing_groups == 2 and summary.assays == 3
     store = Store(db)
     try:
         assays = store.assays(sequencing_group_ids=[1])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 DEFAULT_SAMPLE_PREFIX = "XPGLCL"
 DEFAULT_SEQUENCING_GROUP_PREFIX = "CPGLCL"
 DEFAULT_COHORT_PREFIX = "COH"
+MAX_RAW_ID = 2**63 - 1  # SQLite's INTEGER, MariaDB's BIGINT
 
 
 def _luhn_sum(digits: str) -> int:
@@ -54,7 +55,10 @@ class IdKind:
         digits = text[len(self.prefix):]
         if len(digits) < 2 or not luhn_is_valid(digits, self.offset):
             raise ValueError(f"The provided {self.noun} ID was not valid: {text!r}")
-        return int(digits[:-1])
+        number = int(digits[:-1])
+        if number > MAX_RAW_ID:  # no row has it, and SQLite could not even look it up
+            raise ValueError(f"The provided {self.noun} ID was not valid: {text!r} (out of range)")
+        return number
 
 
 @dataclass(frozen=True)
