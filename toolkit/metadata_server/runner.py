@@ -72,7 +72,7 @@ def build(db_path: Path | None, web_root: Path | None, host: str, port: int, gcs
                                 gcs_mirror=Path(gcs_mirror) if gcs_mirror else None)
     store = Store(db_path)
     service = Service(store, codec=codec, inspector=inspector)
-    app = create_app(service, web_root)
+    app = create_app(service, web_root, bind_host=host)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     return uvicorn.Server(config), sock, url, store, db_path, web_root
 
