@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from toolkit.metadata_server import jsonvalues
 from toolkit.metadata_server.graphql_api import GraphQLExecutor
-from toolkit.metadata_server.guard import OneLineErrors, RequestGuard, allowed_hosts
+from toolkit.metadata_server.guard import RequestGuard, allowed_hosts
 from toolkit.metadata_server.rest_api import ROUTES, JSONAnswer
 from toolkit.metadata_server.service import Service
 
@@ -112,7 +112,6 @@ def create_app(service: Service, web_root: Path | None, bind_host: str = "127.0.
     middleware = [
         Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(bind_host), www_redirect=False),
         Middleware(RequestGuard),
-        Middleware(OneLineErrors),
     ]
     app = Starlette(routes=routes, middleware=middleware)
     app.state.service = service

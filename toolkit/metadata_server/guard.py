@@ -65,7 +65,7 @@ class _BodyTooLarge(Exception):
 
 
 class RequestGuard:
-    """Origin, content type and body size (see the module doc); ``Host`` is checked before this runs."""
+    """Origin, content type, body size and one-line 500s (see the module doc); ``Host`` is checked before."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES):
         self.app = app
@@ -103,27 +103,6 @@ class RequestGuard:
                     raise _BodyTooLarge
             return message
 
-        try:
-            await self.app(scope, counted_receive, send)
-        except _BodyTooLarge:
-            await _send_json(send, 413, {"detail": f"request body larger than the limit of {self.max_body_bytes:,} "
-                                                   "bytes"})
-
-
-class OneLineErrors:
-    """An unhandled exception answers 500 with Metamist's ``{name, description, stacktrace}``, in one line each.
-
-    Innermost of the middlewares, so the response is sent here and the exception stops here: Starlette's own
-    error middleware would re-raise it for uvicorn to print a traceback into the server process's terminal.
-    """
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         started = False
 
         async def tracked_send(message: Message) -> None:
@@ -133,17 +112,28 @@ class OneLineErrors:
             await send(message)
 
         try:
-            await self.app(scope, receive, tracked_send)
+            await self.app(scope, counted_receive, tracked_send)
         except _BodyTooLarge:
-            raise  # answered by RequestGuard
-        except Exception as error:  # noqa: BLE001 - the point of this middleware
-            name = type(error).__name__
-            description = " ".join(str(error).split()) or "unexpected error"
-            LOG.debug("%s %s failed", scope.get("method"), scope.get("path"), exc_info=True)
-            if started:  # too late for an error answer; the client sees a cut response
-                return
-            await _send_json(send, 500, {
-                "name": name,
-                "description": f"the embedded metadata server failed: {description}",
-                "stacktrace": f"(embedded metadata server: no traceback) last line: {name}: {description}",
-            })
+            if not started:
+                await _send_json(send, 413, {"detail": f"request body larger than the limit of "
+                                                       f"{self.max_body_bytes:,} bytes"})
+        except Exception as error:  # noqa: BLE001 - the last place an exception can become an answer
+            await self._one_line_500(scope, send, error, started)
+
+    @staticmethod
+    async def _one_line_500(scope: Scope, send: Send, error: Exception, started: bool) -> None:
+        """Metamist's ``{name, description, stacktrace}``, one line each; the exception stops here.
+
+        Starlette's own error middleware (outside this one) would re-raise it for uvicorn to print a traceback
+        into the terminal of the process running the server.
+        """
+        name = type(error).__name__
+        description = " ".join(str(error).split()) or "unexpected error"
+        LOG.debug("%s %s failed", scope.get("method"), scope.get("path"), exc_info=True)
+        if started:  # too late for an error answer; the client sees a cut response
+            return
+        await _send_json(send, 500, {
+            "name": name,
+            "description": f"the embedded metadata server failed: {description}",
+            "stacktrace": f"(embedded metadata server: no traceback) last line: {name}: {description}",
+        })

@@ -113,7 +113,7 @@ class Service:
                     timestamp, unique_sg_ids,
                 )
                 if not scheme_error:
-                    self.store.replace_analysis_outputs(conn, analysis_id, inspected)
+                    self.store.replace_analysis_outputs(conn, analysis_id, inspected, new=True)
         if unknown:
             names = ", ".join(self.codec.sequencing_group.encode(sg) for sg in unknown)
             raise IntegrityFailure(f"sequencing group(s) not found: {names} (foreign key on analysis_sequencing_group)")

@@ -467,9 +467,13 @@ class Store:
         )
         return analysis_id
 
-    def replace_analysis_outputs(self, conn, analysis_id: int, entries: list[dict]) -> None:
-        """Store the analysis's outputs; ``entries`` come from :mod:`outputs` (existing files carry ``file``)."""
-        conn.execute("DELETE FROM analysis_output WHERE analysis_id = ?", (analysis_id,))
+    def replace_analysis_outputs(self, conn, analysis_id: int, entries: list[dict], *, new: bool = False) -> None:
+        """Store the analysis's outputs; ``entries`` come from :mod:`outputs` (existing files carry ``file``).
+
+        ``new``: the analysis was just inserted, so it has no outputs to replace.
+        """
+        if not new:
+            conn.execute("DELETE FROM analysis_output WHERE analysis_id = ?", (analysis_id,))
         file_ids: dict[int, int] = {}
         for seq, entry in enumerate(entries):
             file_id = None
