@@ -293,6 +293,16 @@ def _column(name: str) -> Leaf:
     return lambda row, _service: row[name]
 
 
+# JSON columns the batched walk copies into answers as stored text (orjson.Fragment): the largest part of a big
+# answer, never parsed into objects and encoded again.
+STORED_JSON: dict[tuple[str, str], str] = {
+    ("GraphQLProject", "meta"): "meta", ("GraphQLSequencingGroup", "meta"): "meta",
+    ("GraphQLSample", "meta"): "meta", ("GraphQLSample", "externalIds"): "external_ids",
+    ("GraphQLParticipant", "meta"): "meta", ("GraphQLParticipant", "externalIds"): "external_ids",
+    ("GraphQLAssay", "meta"): "meta", ("GraphQLAssay", "externalIds"): "external_ids",
+    ("GraphQLAnalysis", "meta"): "meta",
+}
+
 for _type, _fields in {
     "GraphQLProject": {"id": "id", "name": "name", "dataset": "dataset", "meta": "meta"},
     "GraphQLSequencingGroup": {"type": "type", "technology": "technology", "platform": "platform", "meta": "meta",
@@ -733,7 +743,10 @@ class BatchedExecutionContext(ExecutionContext):
                 raise _StepAside
             key = (object_type.name, name)
             leaf = LEAVES.get(key)
-            if leaf is not None:
+            if key in STORED_JSON:
+                column = STORED_JSON[key]
+                columns.append(self._leaf_values(field_def.type, [row.json_fragment(column) for row in rows]))
+            elif leaf is not None:
                 columns.append(self._leaf_values(field_def.type, [leaf(row, service) for row in rows]))
             elif key in BATCH_LEAVES:
                 columns.append(self._leaf_values(field_def.type, BATCH_LEAVES[key](service, rows)))
@@ -743,7 +756,7 @@ class BatchedExecutionContext(ExecutionContext):
             else:
                 raise _StepAside
         keys = list(fields)
-        return [dict(zip(keys, values)) for values in zip(*columns)]
+        return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
 
     @staticmethod
     def _leaf_values(field_type, values: list) -> list:

@@ -15,16 +15,13 @@ DEFAULT_COHORT_PREFIX = "COH"
 MAX_RAW_ID = 2**63 - 1  # SQLite's INTEGER, MariaDB's BIGINT
 
 
+# Every second digit from the right is doubled, and a two-digit result counts as the sum of its digits.
+_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
 def _luhn_sum(digits: str) -> int:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total
+    backwards = digits[::-1]
+    return sum(map(int, backwards[0::2])) + sum(map(int, backwards[1::2].translate(_DOUBLED)))
 
 
 def luhn_check_digit(number: int, offset: int) -> int:

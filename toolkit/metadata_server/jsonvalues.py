@@ -122,6 +122,17 @@ def dumps(value, prefix: list | None = None) -> str:
     return text.decode()
 
 
+def stored_fragment(text: str) -> orjson.Fragment:
+    """Stored JSON text, to be embedded in an answer as it is (no parse, no objects, no re-encoding).
+
+    Everything written now is strict; text from a toolkit before the checks may hold the bare words NaN or
+    Infinity, which no strict reader accepts: such text is parsed and checked first (ValueError if so).
+    """
+    if "NaN" in text or "Infinity" in text:
+        check(json.loads(text))
+    return orjson.Fragment(text)
+
+
 def loads(text: str | bytes):
     """Strict parse of stored JSON (stored text is strict; orjson is several times faster than json)."""
     return orjson.loads(text)

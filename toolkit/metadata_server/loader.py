@@ -193,7 +193,7 @@ class _JsonWalk:
             return True
         if char == end:
             return False
-        self.fail(f"Expecting ',' delimiter" if char else f"Unterminated {what}", self.pos - 1)
+        self.fail("Expecting ',' delimiter" if char else f"Unterminated {what}", self.pos - 1)
         return False
 
     def object_keys(self) -> Iterator[str]:

@@ -20,8 +20,9 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from operator import itemgetter
 from pathlib import Path
+
+import orjson
 
 from toolkit.metadata_server import jsonvalues
 
@@ -160,6 +161,15 @@ class Row(dict):
         self[key] = value
         return value
 
+    def json_fragment(self, key: str):
+        """The column as it is stored, to embed in an answer unparsed (or its value, when parsed already)."""
+        if key in self:
+            return self[key]
+        try:
+            return jsonvalues.stored_fragment(dict.__getitem__(self, f"{key}:json"))
+        except ValueError:
+            return self[key]  # parses it strictly: CorruptValue, naming the row
+
 
 # The columns each entity is read with. JSON columns come as "<column>:json" (see Row); a missing external id
 # reads as "" as in Metamist. Booleans stay SQLite integers: GraphQL's Boolean and the REST layer convert them.
@@ -180,15 +190,19 @@ def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
 
-# SQLite refuses statements with too many parameters; batch lookups go in chunks.
-_CHUNK = 900
+# Up to this many values go into a statement as parameters; longer lists go as one JSON array parameter that
+# SQLite unpacks itself (json_each): one statement for 100,000 ids instead of a hundred, and ordered in SQL.
+_INLINE = 64
 # Rows per executemany in bulk inserts: large enough to amortise, small enough to bound the memory held.
 INSERT_BATCH = 5000
 
 
-def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
+def _in(column: str, values: list) -> tuple[str, list]:
+    """``column IN (...)`` for ``values`` (deduplicated), with its parameters."""
+    values = list(dict.fromkeys(values))
+    if len(values) <= _INLINE:
+        return f"{column} IN ({_placeholders(len(values))})", values
+    return f"{column} IN (SELECT value FROM json_each(?))", [orjson.dumps(values).decode()]
 
 
 class Store:
@@ -288,7 +302,7 @@ class Store:
         cursor.row_factory = None  # plain tuples: Row is built from them directly
         cursor.execute(sql, params)
         names = [column[0] for column in cursor.description]
-        return [Row(zip(names, values)) for values in cursor.fetchall()]
+        return [Row(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
     @staticmethod
     def next_id(conn: sqlite3.Connection, name: str) -> int:
@@ -338,14 +352,9 @@ class Store:
                     )
 
     def projects_by_name(self, names: Iterable[str]) -> dict[str, Row]:
-        names = list(dict.fromkeys(names))
-        found: dict[str, Row] = {}
-        for chunk in _chunks(names):
-            for row in self._rows(
-                f"SELECT {_COLUMNS['project']} FROM project WHERE name IN ({_placeholders(len(chunk))})", chunk
-            ):
-                found[row["name"]] = row
-        return found
+        condition, params = _in("name", list(names))
+        return {row["name"]: row for row in self._rows(f"SELECT {_COLUMNS['project']} FROM project WHERE {condition}",
+                                                       params)}
 
     def projects_by_id(self, ids: Iterable[int]) -> dict[int, Row]:
         return {row["id"]: row for row in self._select("project", ids=set(ids))}
@@ -373,10 +382,8 @@ class Store:
 
     def archive_sequencing_groups(self, sg_ids: list[int]) -> None:
         with self.transaction() as conn:
-            for chunk in _chunks(sg_ids):
-                conn.execute(
-                    f"UPDATE sequencing_group SET archived = 1 WHERE id IN ({_placeholders(len(chunk))})", chunk
-                )
+            condition, params = _in("id", sg_ids)
+            conn.execute(f"UPDATE sequencing_group SET archived = 1 WHERE {condition}", params)
 
     def existing_external_ids(self, conn, table: str, project_id: int) -> set[str]:
         assert table in ("participant", "sample")
@@ -402,7 +409,7 @@ class Store:
         return self._select("assay", ids=ids, sequencing_group_id=sequencing_group_ids, sample_id=sample_ids)
 
     def _select(self, table: str, *, project_ids=None, ids=None, extra_sql: str = "", **column_values) -> list[Row]:
-        """Rows of ``table`` restricted by id lists (``column IN (...)``, chunked), ordered by id."""
+        """Rows of ``table`` with each given column in its list of values (``extra_sql``: more conditions), by id."""
         conditions: list[tuple[str, list]] = []
         if project_ids is not None:
             conditions.append(("project_id", list(project_ids)))
@@ -413,38 +420,20 @@ class Store:
                 conditions.append((column, list(values)))
         if any(not values for _, values in conditions):
             return []
-        columns = _COLUMNS[table]
-        if not conditions:
-            where = f" WHERE 1{extra_sql}" if extra_sql else ""
-            return self._rows(f"SELECT {columns} FROM {table}{where} ORDER BY id")
-        # The longest list is chunked; the others (at most a few project ids) go in whole.
-        conditions.sort(key=lambda item: len(item[1]))
-        *fixed, (chunked_column, chunked_values) = conditions
-        fixed_sql = "".join(f" AND {column} IN ({_placeholders(len(values))})" for column, values in fixed)
-        fixed_params = [value for _, values in fixed for value in values]
-        distinct = sorted(set(chunked_values))
-        rows: list[Row] = []
-        for chunk in _chunks(distinct):
-            rows.extend(self._rows(
-                f"SELECT {columns} FROM {table} WHERE {chunked_column} IN ({_placeholders(len(chunk))})"
-                f"{fixed_sql}{extra_sql} ORDER BY id",
-                [*chunk, *fixed_params],
-            ))
-        if len(distinct) > _CHUNK:  # several chunks, each ordered by id: merge them
-            rows.sort(key=itemgetter("id"))
-        return rows
+        where, params = ["1"], []
+        for column, values in conditions:
+            condition, condition_params = _in(column, values)
+            where.append(condition)
+            params.extend(condition_params)
+        return self._rows(
+            f"SELECT {_COLUMNS[table]} FROM {table} WHERE {' AND '.join(where)}{extra_sql} ORDER BY id", params
+        )
 
     # -- analyses ----------------------------------------------------------------------------------------
 
     def existing_sequencing_group_ids(self, conn, ids: Iterable[int]) -> set[int]:
-        ids = list(set(ids))
-        found: set[int] = set()
-        for chunk in _chunks(ids):
-            rows = conn.execute(
-                f"SELECT id FROM sequencing_group WHERE id IN ({_placeholders(len(chunk))})", chunk
-            ).fetchall()
-            found.update(row[0] for row in rows)
-        return found
+        condition, params = _in("id", list(ids))
+        return {row[0] for row in conn.execute(f"SELECT id FROM sequencing_group WHERE {condition}", params)}
 
     def consume_analysis_id(self) -> int:
         """Use up an analysis id without a row, as MariaDB does when an insert fails on a foreign key."""
@@ -542,29 +531,31 @@ class Store:
         column, values = (
             ("analysis_id", analysis_ids) if analysis_ids is not None else ("sequencing_group_id", sequencing_group_ids)
         )
-        links: list[tuple[int, int]] = []
-        for chunk in _chunks(sorted(set(values))):
-            rows = self._query(
-                "SELECT analysis_id, sequencing_group_id FROM analysis_sequencing_group"
-                f" WHERE {column} IN ({_placeholders(len(chunk))})",
-                chunk,
-            )
-            links.extend((row[0], row[1]) for row in rows)
-        links.sort()
-        return links
+        if not values:
+            return []
+        condition, params = _in(column, list(values))
+        rows = self._query(
+            "SELECT analysis_id, sequencing_group_id FROM analysis_sequencing_group"
+            f" WHERE {condition} ORDER BY analysis_id, sequencing_group_id",
+            params,
+        )
+        return [(row[0], row[1]) for row in rows]
 
     def analysis_outputs(self, analysis_ids: Iterable[int]) -> dict[int, list[dict]]:
         result: dict[int, list[dict]] = {}
-        for chunk in _chunks(sorted(set(analysis_ids))):
-            rows = self._query(
-                "SELECT o.analysis_id, o.seq, o.output, o.json_key, o.parent_seq, f.id AS file_id, f.parent_id,"
-                " f.path, f.basename, f.dirname, f.nameroot, f.nameext, f.file_checksum, f.size"
-                " FROM analysis_output o LEFT JOIN output_file f ON f.id = o.file_id"
-                f" WHERE o.analysis_id IN ({_placeholders(len(chunk))}) ORDER BY o.analysis_id, o.seq",
-                chunk,
-            )
-            for row in rows:
-                result.setdefault(row["analysis_id"], []).append(dict(row))
+        analysis_ids = list(analysis_ids)
+        if not analysis_ids:
+            return result
+        condition, params = _in("o.analysis_id", analysis_ids)
+        rows = self._query(
+            "SELECT o.analysis_id, o.seq, o.output, o.json_key, o.parent_seq, f.id AS file_id, f.parent_id,"
+            " f.path, f.basename, f.dirname, f.nameroot, f.nameext, f.file_checksum, f.size"
+            " FROM analysis_output o LEFT JOIN output_file f ON f.id = o.file_id"
+            f" WHERE {condition} ORDER BY o.analysis_id, o.seq",
+            params,
+        )
+        for row in rows:
+            result.setdefault(row["analysis_id"], []).append(dict(row))
         return result
 
 
