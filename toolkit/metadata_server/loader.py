@@ -353,7 +353,12 @@ class _SeedLoader:
                     continue
                 for index in walk.array_items():
                     self._project(index)
-            elif key == "post_seed_actions" and walk.peek() == "[":
+            elif key == "post_seed_actions":
+                if walk.peek() != "[":
+                    line = walk.line_at(walk.pos)
+                    value = walk.value()
+                    self.problems.add(line, "(top level).post_seed_actions", f"must be list, got {type(value).__name__}")
+                    continue
                 for _index in walk.array_items():
                     walk.peek()
                     self.actions.append((walk.line_at(walk.pos), walk.value()))
