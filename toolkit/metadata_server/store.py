@@ -10,7 +10,7 @@ Bulk writes (the loaders, upsert-many) allocate a block of ids at once (``alloca
 ``executemany``.
 
 Ids are allocated from the ``counter`` table rather than SQLite's rowid so that the embedded server can use up
-an id the way Metamist's MariaDB auto-increment does on a failed insert (see ``consume_analysis_id``).
+an id the way Metamist's MariaDB auto-increment does on a failed insert (see ``Service.create_analysis``).
 """
 
 from __future__ import annotations
@@ -434,11 +434,6 @@ class Store:
     def existing_sequencing_group_ids(self, conn, ids: Iterable[int]) -> set[int]:
         condition, params = _in("id", list(ids))
         return {row[0] for row in conn.execute(f"SELECT id FROM sequencing_group WHERE {condition}", params)}
-
-    def consume_analysis_id(self) -> int:
-        """Use up an analysis id without a row, as MariaDB does when an insert fails on a foreign key."""
-        with self.transaction() as conn:
-            return self.next_id(conn, "analysis")
 
     def insert_analysis(self, conn, project_id: int, analysis_type: str, status: str, meta: dict | None,
                         active: bool, author: str | None, timestamp_completed: str | None,
