@@ -15,7 +15,8 @@ from a failed job from an unreachable server::
     └── JobsFailed                  6  the run finished, but at least one group's job failed
 
 Anything else escaping a command is a bug in the toolkit: the CLI prints one line and exits 70
-(TOOLKIT_DEBUG=1 shows the traceback).
+(TOOLKIT_DEBUG=1 shows the traceback). Ctrl-C exits 130; ``toolkit run`` stopped by SIGTERM exits 143 (both
+after stopping the jobs it started).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ EXIT_IMAGE = 5
 EXIT_JOBS_FAILED = 6
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in the toolkit itself
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
 
 
 class ToolkitError(Exception):

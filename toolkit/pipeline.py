@@ -6,9 +6,13 @@ Each stage is a function of the previous stage's output; this module only sequen
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 from toolkit.errors import EnvironmentProblem, UsageError
 from toolkit.plan import PlanContext, make_plan
@@ -48,22 +52,100 @@ def parse_params(spec: JobSpec, assignments: list[str] | None) -> dict[str, Any]
     return values
 
 
-def reject_missing_local_reads(groups: GroupSet, *, fatal: bool) -> GroupSet:
-    """A read stored as a local path (a sample sheet, the demo) that is not on this machine: one clear line
-    for its group now, rather than a failed job after submission."""
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def read_location_problem(location: str, *, local_backend: bool, roots: tuple[Path, ...]) -> str | None:
+    """Why a read location from metadata cannot be used, or None.
+
+    Allowed: ``gs://`` URIs (Hail Batch copies them in, locally and on the service), and on the LocalBackend
+    absolute local paths or ``file://`` URIs that resolve (symlinks followed) to a regular file under one of
+    ``roots`` (:attr:`toolkit.settings.Settings.local_read_roots`). Other schemes (``http://``...) are not
+    something Hail localises for a job; local files are not something the Batch service can read.
+    """
+    shown = location if location.isprintable() else repr(location)
+    if _CONTROL.search(location):
+        return f"read location {shown} contains a control character"
+    scheme = _SCHEME.match(location)
+    if scheme and scheme.group(1).lower() == "gs":
+        return None
+    if scheme and scheme.group(1).lower() != "file":
+        return (
+            f"read {shown}: {scheme.group(1)}:// locations are not supported "
+            "(reads are gs:// URIs, or local files on a local run)"
+        )
+    path = location[len("file://"):] if scheme else location
+    if not local_backend:
+        return f"read {shown} is a local file, which the Hail Batch service cannot read (use gs:// URIs)"
+    if not path.startswith("/"):
+        return f"read {shown} is not an absolute path (local reads must be absolute paths or file:/// URIs)"
+    real = os.path.realpath(path)
+    if not any(os.path.commonpath([real, str(root)]) == str(root) for root in roots):
+        return (
+            f"read {shown} is outside the folders local reads may come from "
+            f"({', '.join(str(root) for root in roots)})"
+        )
+    if not os.path.exists(real):
+        return f"read not found on this machine: {shown}"
+    if not os.path.isfile(real):
+        return f"read {shown} is not a regular file"
+    return None
+
+
+def check_read_locations(
+    groups: GroupSet, *, fatal: bool, roots: tuple[Path, ...], local_backend: bool = True
+) -> GroupSet:
+    """Reject, per group and before anything is submitted, reads a job could not or must not read: one clear
+    line for the group now, rather than a failed job (or a whole failed batch) after submission."""
     kept, rejected = [], list(groups.rejections)
     for group in groups.groups:
-        missing = [
-            read.location for read in group.reads
-            if ("://" not in read.location or read.location.startswith("file://"))
-            and not os.path.exists(read.location.removeprefix("file://"))
+        problems = [
+            problem for read in group.reads
+            if (problem := read_location_problem(read.location, local_backend=local_backend, roots=roots))
         ]
-        if missing:
-            rejected.append(Rejection(group.id, f"read not found on this machine: {missing[0]}"
-                                      + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""), fatal))
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            rejected.append(Rejection(group.id, problems[0] + more, fatal))
         else:
             kept.append(group)
     return GroupSet(tuple(kept), tuple(rejected))
+
+
+@contextlib.contextmanager
+def exclusive_run(project: str, spec_name: str, waiting: Callable[[str], None]) -> Iterator[Path]:
+    """Hold the lock of (project, jobspec) in the toolkit home for a whole ``toolkit run``.
+
+    A second run of the same spec on the same project on this machine waits (saying so), then plans against
+    what the first registered and finds it done: no job runs twice, no output is written by two runs at
+    once, nothing is registered twice. Runs elsewhere are kept apart by registration's re-check instead
+    (see toolkit.registration). The lock is the OS's (``filelock``): a run that dies releases it.
+    """
+    from filelock import FileLock, Timeout
+
+    from toolkit.metadata_server import default_home
+    from toolkit.plan.names import hail_label
+
+    folder = default_home() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"run-{hail_label(project)}-{hail_label(spec_name)}.lock"
+    holder_file = path.with_suffix(".holder")
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        try:
+            holder = f" ({holder_file.read_text(encoding='utf-8').strip()})"
+        except OSError:
+            holder = ""
+        waiting(f"another run of {spec_name} on project {project} is in progress on this machine{holder}: waiting for it")
+        lock.acquire()
+    try:
+        with contextlib.suppress(OSError):
+            holder_file.write_text(f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}", encoding="utf-8")
+        yield path
+    finally:
+        lock.release()
 
 
 def choose_execution(settings: Settings, requested: str, image: str) -> tuple[str, str]:
@@ -172,15 +254,21 @@ def prepare_plan(
     """query -> plan, with everything the plan needs from the outside world looked up here."""
     from toolkit.backend import probe_tool_version
     from toolkit.images import image_reference
+    from toolkit.preflight import check_before_running
     from toolkit.registration import existing_analyses
 
     spec: JobSpec = loaded.model
+    location = output_locator()
+    check_before_running(loaded, location, settings.metamist_url or "the configured Metamist")
     image = image_reference(loaded)
     mode, reason = choose_execution(settings, execution, image)
 
     progress(f"querying Metamist for project {settings.project}")
     groups = fetch_groups(spec, QueryRequest(project=settings.project, sgids=sgids, params=params))
-    groups = reject_missing_local_reads(groups, fatal=spec.inputs.expect.on_mismatch == "fail")
+    groups = check_read_locations(
+        groups, fatal=spec.inputs.expect.on_mismatch == "fail", roots=settings.local_read_roots,
+        local_backend=mode != "service",
+    )
     progress(f"{len(groups.groups)} group(s) to consider, {len(groups.rejections)} skipped")
 
     existing = {}
@@ -190,7 +278,6 @@ def prepare_plan(
     tool_version = probe_tool_version(spec, image if mode == "container" else None) if probe_version and mode != "service" else None
 
     image_id = _local_image_id(image) if mode == "container" else None
-    location = output_locator()
     context = PlanContext(
         project=settings.project,
         image=image,

@@ -30,6 +30,10 @@ from toolkit.errors import EnvironmentProblem, UsageError
 DEFAULT_METADATA_PORT = 8417
 LOCAL_HOST = "127.0.0.1"
 
+# A project name becomes part of file names (the config under the toolkit home) and of bucket names.
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+READ_ROOTS_VARIABLE = "TOOLKIT_READ_ROOTS"
+
 
 @dataclass
 class Settings:
@@ -51,6 +55,24 @@ class Settings:
     def dataset(self) -> str:
         return str(self.config["workflow"]["dataset"])
 
+    @property
+    def local_read_roots(self) -> tuple[Path, ...]:
+        """Folders local reads may come from (resolved): the demo data, ``$TOOLKIT_READ_ROOTS``
+        (``os.pathsep``-separated) and ``[toolkit] local_read_roots`` (a list of folders) of the config.
+
+        Nothing else by default: a read location is metadata, and whoever can edit metadata must not be able
+        to make a job read (and publish a report of) any file this machine's user can read.
+        """
+        import toolkit.metadata_server
+
+        listed: list[str] = [str(Path(toolkit.metadata_server.__file__).parent / "demo")]
+        listed += [part for part in os.environ.get(READ_ROOTS_VARIABLE, "").split(os.pathsep) if part]
+        configured = (self.config.get("toolkit") or {}).get("local_read_roots") if hasattr(self.config, "get") else None
+        if isinstance(configured, str):
+            configured = [configured]
+        listed += [str(item) for item in configured or []]
+        return tuple(dict.fromkeys(Path(os.path.realpath(os.path.expanduser(item))) for item in listed))
+
 
 def metadata_port() -> int:
     """The embedded server's port: fixed, so that registered display URLs keep working later."""
@@ -70,6 +92,17 @@ def project_from_config(config: Any) -> str:
     if workflow.get("access_level") == "test" and not dataset.endswith("-test"):
         return f"{dataset}-test"
     return dataset
+
+
+def check_project_name(project: str, source: str = "--project") -> str:
+    """A Metamist project name the toolkit can use in file and bucket names; UsageError otherwise."""
+    if not PROJECT_NAME.fullmatch(project):
+        raise UsageError(
+            f"{source} {project!r} is not a project name the toolkit can use",
+            hint="a project name is 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit "
+            "(it becomes part of file and bucket names)",
+        )
+    return project
 
 
 def split_project(project: str) -> tuple[str, str]:
@@ -178,6 +211,7 @@ def open_settings(project: str | None = None, *, need_metamist: bool = True) -> 
     else:
         chosen = project or "sandbox-test"
         target = os.environ.get("SM_URL") or "embedded"
+    check_project_name(chosen, "--project" if project else "the configured project")
 
     if target == "embedded":
         with _embedded_server(need_metamist) as (url, web_base, home):

@@ -138,3 +138,46 @@ def test_service_outcomes_are_read_per_job_from_the_service(local_config, tmp_pa
     assert len(tool_jobs) == 3 and len(service.submitted._jobs) == 4  # N tool jobs + one version probe
     assert all(job._image == plan.image and job._memory == "2Gi" for job in tool_jobs)
     assert result.tool_version == "fastqe, version 0.3.1"
+
+
+def test_names_hail_sees_are_built_from_a_safe_alphabet_whatever_the_group_id(local_config, tmp_path):
+    """Issue 7, item 1: Hail writes the job name into the generated script (`# N: <name>`), and cpg-utils
+    puts the sequencing_group attribute into it too."""
+    import re
+
+    from toolkit.backend import build_batch
+
+    odd = "Q'$(touch x)`y` \"; ü <b>"
+    spec, plan = plan_for(tmp_path, "host", [Group(id=odd, reads=groups(tmp_path, 1)[0].reads, fields={"sample": "S", "sequencing_type": "genome"})])
+    batch, jobs = build_batch(spec.model, plan)
+    (job,) = jobs.values()
+    assert list(jobs) == [odd]  # our own data keeps the raw id
+    safe = re.compile(r"[A-Za-z0-9._ -]+")
+    assert safe.fullmatch(job.name) and all(safe.fullmatch(value) for value in job.attributes.values())
+    assert safe.fullmatch(batch.name)
+
+
+def test_a_group_whose_command_hail_would_misread_is_left_out_not_the_batch(local_config, tmp_path):
+    """A read placeholder followed by a digit from metadata would make Hail splice in another file: that
+    group is refused at build time (the plan, with real paths, could not see it); the others are built."""
+    from toolkit.backend import build_batch
+    from toolkit.spec import load_spec
+
+    text = (REPO / "jobspecs" / "fastqe.yaml").read_text()
+    text = text.replace("fastqe {{ reads[0] }}", "fastqe {{ reads[0] }}{{ group.sample }}")
+    text = text.replace("../dockerfiles", str(REPO / "dockerfiles"))
+    spec_path = tmp_path / "suffix.yaml"
+    spec_path.write_text(text)
+    spec = load_spec(spec_path)
+    made = groups(tmp_path, 2)
+    made[0] = Group(id=made[0].id, reads=made[0].reads, fields={**made[0].fields, "sample": "7"})
+    context = PlanContext(
+        project="sandbox-test", image="img", execution="host", spec_path=str(spec_path),
+        spec_sha256=spec.content_hash, output_location=lambda suffix, category: str(tmp_path / "out" / suffix),
+    )
+    plan = make_plan(spec.model, GroupSet(tuple(made)), context)
+    assert len(plan.jobs) == 2
+    refused: dict[str, str] = {}
+    batch, jobs = build_batch(spec.model, plan, refused=refused)
+    assert list(jobs) == ["CPGLCL1"] and len(batch._jobs) == 1
+    assert list(refused) == ["CPGLCL0"] and "Hail Batch would replace" in refused["CPGLCL0"]

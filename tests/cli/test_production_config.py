@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from tests.cli.seed import load, participant
 from tests.conftest import REPO
 
 CONFIG = """
@@ -62,21 +63,34 @@ def metamist_stand_in(toolkit):
 
 
 def test_plan_under_an_analysis_runner_config_targets_the_service_and_the_buckets(toolkit, metamist_stand_in, tmp_path):
+    # Samples whose reads are in GCS, next to the demo's (local files, which the Batch service cannot read).
+    reads = [f"gs://cpg-sandbox-test-upload/{sample}_R{end}.fastq.gz" for sample in ("PROD1", "PROD2") for end in (1, 2)]
+    load(toolkit, tmp_path, "sandbox-test", [participant("PROD1", reads=reads[:2]), participant("PROD2", reads=reads[2:])])
     mirror = tmp_path / "gcs"
-    # One report already exists in the web bucket (but is not registered): that group is register-only.
-    existing = mirror / "cpg-sandbox-test-web" / "fastqe" / "v1" / "fastqe" / "CPGLCL25.html"
-    existing.parent.mkdir(parents=True)
-    existing.write_text("<html>earlier run</html>")
+    mirror.mkdir()
     config = tmp_path / "config.toml"
     config.write_text(CONFIG.format(metamist=metamist_stand_in, mirror=mirror))
 
-    plan = toolkit.json("plan", "jobspecs/fastqe.yaml", "--format", "json", extra_env={"CPG_CONFIG_PATH": str(config)})
-    assert plan["execution"] == "service" and plan["project"] == "sandbox-test"
-    assert plan["image"].startswith("australia-southeast1-docker.pkg.dev/cpg-common/images/fastqe")
-    jobs = {job["group"]["id"]: job for job in plan["jobs"]}
-    report = jobs["CPGLCL17"]["outputs"]["report"]
-    assert report["destination"] == "gs://cpg-sandbox-test-web/fastqe/v1/fastqe/CPGLCL17.html"
+    def plan_jobs():
+        plan = toolkit.json("plan", "jobspecs/fastqe.yaml", "--format", "json", extra_env={"CPG_CONFIG_PATH": str(config)})
+        assert plan["execution"] == "service" and plan["project"] == "sandbox-test"
+        assert plan["image"].startswith("australia-southeast1-docker.pkg.dev/cpg-common/images/fastqe")
+        return plan, {job["group"]["fields"]["sample"]: job for job in plan["jobs"]}
+
+    plan, jobs = plan_jobs()
+    assert sorted(jobs) == ["PROD1", "PROD2"]
+    assert {entry["group"] for entry in plan["skipped"]} == {"CPGLCL17", "CPGLCL25", "CPGLCL33"}
+    assert all("the Hail Batch service cannot read" in entry["reason"] for entry in plan["skipped"])
+    first, second = jobs["PROD1"]["group"]["id"], jobs["PROD2"]["group"]["id"]
+
+    # One report already exists in the web bucket (but is not registered): that group is register-only.
+    existing = mirror / "cpg-sandbox-test-web" / "fastqe" / "v1" / "fastqe" / f"{second}.html"
+    existing.parent.mkdir(parents=True)
+    existing.write_text("<html>earlier run</html>")
+    plan, jobs = plan_jobs()
+    report = jobs["PROD1"]["outputs"]["report"]
+    assert report["destination"] == f"gs://cpg-sandbox-test-web/fastqe/v1/fastqe/{first}.html"
     assert report["uri"] == report["destination"]
-    assert report["display_url"] == "https://test-web.populationgenomics.org.au/sandbox/fastqe/v1/fastqe/CPGLCL17.html"
-    assert jobs["CPGLCL17"]["action"] == "run" and jobs["CPGLCL25"]["action"] == "register"
-    assert jobs["CPGLCL17"]["registrations"][0]["meta"]["display_url"] == report["display_url"]
+    assert report["display_url"] == f"https://test-web.populationgenomics.org.au/sandbox/fastqe/v1/fastqe/{first}.html"
+    assert jobs["PROD1"]["action"] == "run" and jobs["PROD2"]["action"] == "register"
+    assert jobs["PROD1"]["registrations"][0]["meta"]["display_url"] == report["display_url"]

@@ -181,7 +181,11 @@ def test_own_fastqs_with_hostile_names_loaded_from_a_sample_sheet_run_under_thei
     loaded = toolkit.run("metadata", "load", str(sheet))
     assert "mystudy-test" in loaded.stdout
 
-    run = toolkit.run("run", CHECKSUMS, "--project", "mystudy-test", "--execution", "host")
+    refused = toolkit.run("run", CHECKSUMS, "--project", "mystudy-test", "--execution", "host")
+    assert "0 succeeded, 0 failed, 2 skipped" in refused.stderr and "outside the folders local reads" in refused.stderr
+    run = toolkit.run(
+        "run", CHECKSUMS, "--project", "mystudy-test", "--execution", "host", extra_env={"TOOLKIT_READ_ROOTS": str(reads)}
+    )
     assert "2 succeeded, 0 failed" in run.stderr
     results = sorted((toolkit.home / "buckets" / "cpg-mystudy-test-analysis" / "toolkit" / "checksums").glob("*.md5"))
     assert len(results) == 2

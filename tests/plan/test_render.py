@@ -29,7 +29,8 @@ from toolkit.plan.render import (
     render_text,
 )
 
-COMMAND = "argv-dump {{ reads[0] }} {{ reads[1] }} --id {{ group.id }} > {{ outputs.report }}\n"
+# After `--`, values that start with "-" are arguments like any other (before it they are refused).
+COMMAND = "argv-dump -- {{ reads[0] }} {{ reads[1] }} --id {{ group.id }} > {{ outputs.report }}\n"
 
 SHELL_FRAGMENTS = [
     "'", '"', "\\", "`touch pwned`", "$(touch pwned)", "; touch pwned;", "&& touch pwned", "| touch pwned",
@@ -102,7 +103,7 @@ def test_hostile_values_reach_the_tool_as_exactly_the_intended_arguments(
         result = _run_like_hail(render_command(COMMAND, context), work_dir, bin_dir)
 
         assert result.returncode == 0, result.stderr.decode(errors="replace")
-        assert _dumped_argv(report) == [read_1, read_2, "--id", group_id]
+        assert _dumped_argv(report) == ["--", read_1, read_2, "--id", group_id]
         assert _files_under(tmp_path) == {"bin/argv-dump", f"work/out/{report_name}"}
 
 
@@ -118,7 +119,7 @@ def test_whole_list_and_join_give_one_argument_per_read_or_one_joined_argument(r
         _write_argv_dump(bin_dir)
         work_dir = tmp_path / "work"
         work_dir.mkdir()
-        template = "argv-dump {{ reads }} -- {{ reads | join(group.separator) }} > out.argv"
+        template = "argv-dump -- {{ reads }} -- {{ reads | join(group.separator) }} > out.argv"
         context = CommandContext(reads=reads, group={"id": "g", "separator": separator})
 
         result = _run_like_hail(render_command(template, context), work_dir, bin_dir)
@@ -126,13 +127,14 @@ def test_whole_list_and_join_give_one_argument_per_read_or_one_joined_argument(r
         assert result.returncode == 0, result.stderr.decode(errors="replace")
         blank = set(separator) <= {" ", "\t"}
         expected_joined = list(reads) if blank else [separator.join(reads)]
-        assert _dumped_argv(work_dir / "out.argv") == [*reads, "--", *expected_joined]
+        assert _dumped_argv(work_dir / "out.argv") == ["--", *reads, "--", *expected_joined]
         assert _files_under(tmp_path) == {"bin/argv-dump", "work/out.argv"}
 
 
 # ------------------------------------------------------------------------------------- through Hail Batch
 
 HAIL_READ_NAMES = [
+    "-rf.fq.gz",
     "a b'; touch pwned #.fq",
     "$(touch pwned).fq",
     "`touch pwned`.fq",
@@ -153,7 +155,10 @@ def test_through_hail_local_backend_each_read_is_one_argument_and_nothing_runs(t
     data_dir.mkdir()
     read_paths = []
     for index, name in enumerate(HAIL_READ_NAMES):
-        read_paths.append(data_dir / f"{index} {name}")
+        # Each in a folder of its own, so the basename Hail localises is exactly the hostile name (one
+        # starts with '-': the localised path is absolute, so the option rule never sees a leading '-').
+        read_paths.append(data_dir / str(index) / name)
+        read_paths[-1].parent.mkdir()
         read_paths[-1].write_text("ACGT\n")
     group_id = "CPG1 $(touch pwned) __RESOURCE_FILE__0"
     # One job: LocalBackend copies each written output with a fresh Python process (about 1.5 s each).
@@ -205,8 +210,8 @@ def test_literal_template_text_is_untouched_and_values_are_quoted():
 
 
 def test_item_and_attribute_syntax_reach_the_same_slot():
-    assert render_command("{{ outputs['report'] }} {{ group['sample'] }}", _context()) == "/out/CPG1.html S-1"
-    assert render_command("{{ group.meta.kit }} {{ group.meta['kit'] }}", _context()) == "'a b' 'a b'"
+    assert render_command("t {{ outputs['report'] }} {{ group['sample'] }}", _context()) == "t /out/CPG1.html S-1"
+    assert render_command("t {{ group.meta.kit }} {{ group.meta['kit'] }}", _context()) == "t 'a b' 'a b'"
 
 
 def test_a_list_renders_as_its_items_each_quoted():
@@ -215,17 +220,17 @@ def test_a_list_renders_as_its_items_each_quoted():
 
 
 def test_join_quotes_each_item_and_returns_shell_words():
-    assert render_command("{{ reads | join(' ') }}", _context()) == "'/in/R1 x.fq' /in/R2.fq"
-    assert render_command("{{ reads | join(',') }}", _context()) == "'/in/R1 x.fq',/in/R2.fq"
-    assert render_command("{{ reads | join(';\n') }}", _context()) == "'/in/R1 x.fq'';\n'/in/R2.fq"
-    assert render_command("{{ reads | join }}", _context()) == "'/in/R1 x.fq'/in/R2.fq"
+    assert render_command("t {{ reads | join(' ') }}", _context()) == "t '/in/R1 x.fq' /in/R2.fq"
+    assert render_command("t {{ reads | join(',') }}", _context()) == "t '/in/R1 x.fq',/in/R2.fq"
+    assert render_command("t {{ reads | join(';\n') }}", _context()) == "t '/in/R1 x.fq'';\n'/in/R2.fq"
+    assert render_command("t {{ reads | join }}", _context()) == "t '/in/R1 x.fq'/in/R2.fq"
 
 
 def test_a_value_marked_safe_in_the_template_is_still_quoted():
     # `safe` and `tojson` exist in Jinja, but they mark HTML safety; nothing bypasses shell quoting.
-    assert render_command("{{ group.meta.kit | safe }}", _context()) == "'a b'"
-    assert render_command("{{ group.meta.kit | string }}", _context()) == "'a b'"
-    assert render_command("{{ group.meta.kit | tojson }}", _context()) == "'\"a b\"'"
+    assert render_command("t {{ group.meta.kit | safe }}", _context()) == "t 'a b'"
+    assert render_command("t {{ group.meta.kit | string }}", _context()) == "t 'a b'"
+    assert render_command("t {{ group.meta.kit | tojson }}", _context()) == "t '\"a b\"'"
     assert isinstance(ShellWords("x"), str)
 
 
@@ -262,7 +267,7 @@ def test_template_problems_are_render_errors_with_clear_messages(template, expec
 
 
 def test_a_null_field_can_be_tested_or_defaulted():
-    assert render_command("{{ group.empty | default('none') }}", _context()) == "none"
+    assert render_command("t {{ group.empty | default('none') }}", _context()) == "t none"
     assert render_command("{% if group.empty is defined %}x{% else %}y{% endif %}", _context()) == "y"
 
 
@@ -511,3 +516,166 @@ def test_text_without_template_syntax_is_returned_as_it_is_after_jinja_newline_n
     assert render_text("a\r\nb\rc\n", _context(), name="register.r.meta.stage") == "a\nb\nc\n"
     with pytest.raises(RenderError, match="'.' or '..' segments"):
         render_output_path("a/../b", _context(), name="outputs.r.path")
+
+
+# ------------------------------------------------------------------------ where values land (render time)
+
+# Templates with {% %} blocks: `toolkit validate` reads their text without the tags, so the rendered
+# command is what decides. Each would run metadata as code (or read it as an option) if rendered.
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{% if 1 %}echo '{{ group.sample }}'{% endif %}", "inside single quotes"),
+        ("{% for r in reads %}echo \"x {{ r }}\"\n{% endfor %}", "inside double quotes"),
+        ("{% if 1 %}cat <<EOF\n{{ group.sample }}\nEOF\n{% endif %}", "in a heredoc body"),
+        ("{% if 1 %}cat <<'EOF'\n{{ group.sample }}\nEOF\n{% endif %}", "in a heredoc body"),
+        ("{% if 1 %}echo $(( {{ group.sample }} + 1 )){% endif %}", "in an arithmetic expression"),
+        ("{% if 1 %}[[ {{ group.sample }} -eq 1 ]]{% endif %}", "inside [[ ]]"),
+        ("{% if 1 %}echo `echo {{ group.sample }}`{% endif %}", "inside backticks"),
+        ("{% if 1 %}case x in {{ group.sample }}) ;; esac{% endif %}", "case or [[ ]] pattern"),
+        ("{% if 1 %}# {{ group.sample }}\ntool{% endif %}", "in a comment"),
+        ("{% if 1 %}{{ group.sample }} --version{% endif %}", "the program of a command"),
+        ("{% if 1 %}eval {{ group.sample }}{% endif %}", "an argument of eval"),
+        ("tool {% if 1 %}{{ \"'\" }}{% endif %}x{{ group.sample }}", None),  # a quoted quote: fine
+        ("{% set q = \"'\" %}echo {% if 1 %}'{% endif %}{{ group.sample }}{% if 1 %}'{% endif %}", "single quotes"),
+        # A filter block works on the text around markers, never on the quoted values...
+        ("{% filter replace(\"'\", '') %}tool x{{ group.sample }}{% endfilter %}", None),
+        # ...and one that changes a marker is refused.
+        ("{% filter upper %}tool {{ group.sample }}{% endfilter %}", "a filter changed a value"),
+        ("{% if 1 %}X={{ reads }} tool{% endif %}", "gives 2 words where the shell takes exactly one"),
+    ],
+)
+def test_a_value_the_shell_would_reread_is_refused_at_render_time(template, reason):
+    context = _context(group={"id": "CPG1", "sample": "x; touch pwned; `touch pwned` $(touch pwned)"})
+    if reason is None:
+        assert render_command(template, context).endswith("x'x; touch pwned; `touch pwned` $(touch pwned)'")
+        return
+    with pytest.raises(RenderError) as caught:
+        render_command(template, context)
+    assert reason in caught.value.problem
+    assert caught.value.group_id == "CPG1"
+
+
+def test_a_misplaced_value_in_a_simple_template_is_refused_with_its_line():
+    with pytest.raises(RenderError) as caught:
+        render_command("tool {{ reads[0] }}\necho '{{ group.sample }}'", _context())
+    assert caught.value.lineno == 2
+    assert caught.value.problem.startswith("{{ ... }} is inside single quotes: remove the quotes")
+
+
+@pytest.mark.parametrize("template", [
+    "sort {{ group.note }} {{ reads[0] }}",
+    "{% if 1 %}sort {{ group.note }} {{ reads[0] }}{% endif %}",
+    "sort {{ group.notes }}",  # a list: every item starts an argument
+    "sort {{ group.notes | join(' ') }}",
+    "sort -k1 {{ group.note ~ '' }}",  # computed from metadata: still metadata
+    "{% set n = group.note %}sort {{ n }}",
+    "for x in {{ group.note }}; do sort $x; done",
+])
+def test_a_metadata_value_that_would_be_read_as_an_option_is_refused(template):
+    context = _context(group={"id": "CPG1", "note": "--output=/etc/x", "notes": ["a", "--output=/etc/x"]})
+    with pytest.raises(RenderError, match=r"starts with '-', so the program would read it as an option"):
+        render_command(template, context)
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("sort -- {{ group.note }} {{ reads[0] }}", "sort -- --output=/etc/x /in/R1.fq"),
+    ("sort {{ group.note | allow_leading_dash }}", "sort --output=/etc/x"),
+    ("sort --key={{ group.note }} x{{ group.note }}", "sort --key=--output=/etc/x x--output=/etc/x"),
+    ("X={{ group.note }} sort > {{ group.note }}", "X=--output=/etc/x sort > --output=/etc/x"),
+    ("head -n {{ params.n }} {{ resources.cpu }}", "head -n -1 2"),  # params and resources are not metadata
+    ("{% if 1 %}sort -- {{ group.notes }}{% endif %}", "sort -- a --output=/etc/x"),
+])
+def test_a_leading_dash_is_allowed_after_double_dash_with_the_filter_or_not_at_an_argument_start(
+    template, expected
+):
+    context = _context(
+        reads=["/in/R1.fq"], params={"n": -1}, resources={"cpu": 2},
+        group={"id": "CPG1", "note": "--output=/etc/x", "notes": ["a", "--output=/etc/x"]},
+    )
+    assert render_command(template, context) == expected
+
+
+def test_allow_leading_dash_leaves_text_templates_unchanged():
+    context = _context(group={"id": "-x"})
+    assert render_text("{{ group.id | allow_leading_dash }}", context, name="register.r.meta.m") == "-x"
+
+
+# ------------------------------------------------------------------------------------------- limits
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+        "{% for c in 'x' * 999999 %}{% for d in 'x' * 999999 %}{% endfor %}{% endfor %}",
+        "x {{ 'a' * 10**9 }}",
+        "x {{ [1] * 10**9 }}",
+        "x {{ 10 ** (10 ** 10) }}",
+        "x {{ 9 ** 999999 }}",
+        "x {{ '%s' | format('a' * 999999) ~ ('a' * 999999) }}",
+        "x {{ '%999999999s' | format(1) }}",
+        "x {{ '%s%s%s%s' % ('a' * 900000, 1, 2, 3) }}",
+        "x {{ '{:>999999999}'.format(1) }}",
+        "x {{ '{0}{0}{0}{0}{0}'.format('a' * 900000) }}",
+        "x {{ 'a' | center(10**9) }}",
+        "x {{ 'a'.ljust(999999999) }}",
+        "x {{ ('a' * 999999) | indent(999999) }}",
+        "x {{ ('a\n' * 499999) | indent(5) }}",
+        "x {{ 'a' | wordwrap(1, wrapstring='b' * 999999) }}",
+        "x {{ ('a' * 999999).replace('', 'bb') }}",
+        "x {{ ('a' * 999999) | replace('a', 'bb') }}",
+        "x {{ range(99999) | join(',' * 100) }}",
+        "x {{ ('b' * 999999).join(['a', 'a', 'a']) }}",
+        "x {{ (['a' * 999999] * 2) | join }}",
+        "x {{ 'a' | batch(10**9, 'b') | list }}",
+        "x {{ range(10) | batch(1) | sum(start=[]) }}",
+        "x {{ ('a\t' * 10) .expandtabs(999999) }}",
+        "x {{ lipsum(10**6) }}",
+        "{% set ns = namespace(s='a' * 999) %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}x",
+        "{% set ns = namespace(s='a' * 999) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}x",
+        "{% macro f() %}{{ f() }}{% endmacro %}x {{ f() }}",
+        "{% for i in range(2000) %}{{ 'a' * 999 }}{% endfor %}",
+    ],
+)
+def test_templates_that_would_exhaust_the_machine_are_refused_quickly(template):
+    with pytest.raises(RenderError) as caught:
+        render_command(template, _context())
+    assert caught.value.group_id == "CPG1"
+    assert "Traceback" not in caught.value.problem
+
+
+def test_a_render_limit_is_marked_as_such():
+    with pytest.raises(RenderError) as caught:
+        render_command("x {{ 'a' * 10**9 }}", _context())
+    assert caught.value.limit and caught.value.lineno == 1
+    with pytest.raises(RenderError) as caught:
+        render_command("x {{ group.nope }}", _context())
+    assert not caught.value.limit
+
+
+def test_ordinary_loops_filters_and_macros_still_render():
+    template = (
+        "{% macro opt(name, value) %}--{{ name }}={{ value }}{% endmacro %}"
+        "tool {% for r in reads %}{{ r }} {% endfor %}{{ reads | join(',') }} "
+        "{{ '%s-%d' | format(group.sample, params.max_reads) }} {{ group.sample | center(9) }}"
+    )
+    assert render_command(template, _context()) == (
+        "tool '/in/R1 x.fq' /in/R2.fq '/in/R1 x.fq',/in/R2.fq S-1-10 '   S-1   '"
+    )
+
+
+@pytest.mark.parametrize(("cpu", "rendered"), [("2", "2"), ("2.0", "2"), ("0.5", "0.5"), ("1.5", "1.5")])
+def test_resources_cpu_renders_a_whole_number_as_an_integer(tmp_path, cpu, rendered):
+    from toolkit.plan import resolve_resources
+    from toolkit.query.groups import Group
+    from toolkit.spec import load_spec
+
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "jobspecs" / "fastqe.yaml").read_text().replace("../dockerfiles/", f"{repo}/dockerfiles/")
+    text = re.sub(r"(?m)^  cpu: .*$", f"  cpu: {cpu}", text)
+    (tmp_path / "spec.yaml").write_text(text)
+    spec = load_spec(tmp_path / "spec.yaml")
+    resources = resolve_resources(spec.model.resources, Group(id="CPG1"))
+    context = _context(resources={"cpu": resources.cpu, "memory": resources.memory, "storage": "1Gi"})
+    assert render_command("tool --threads {{ resources.cpu }}", context) == f"tool --threads {rendered}"

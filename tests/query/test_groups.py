@@ -90,7 +90,7 @@ def test_groups_expression_that_finds_nothing_is_a_metadata_error():
 
 
 def test_local_reads_missing_on_this_machine_reject_their_group(tmp_path):
-    from toolkit.pipeline import reject_missing_local_reads
+    from toolkit.pipeline import check_read_locations
     from toolkit.query.groups import Group, GroupSet, Read
 
     present = tmp_path / "a.fq.gz"
@@ -99,7 +99,38 @@ def test_local_reads_missing_on_this_machine_reject_their_group(tmp_path):
         Group("OK1", (Read(str(present)), Read("gs://bucket/remote.fq.gz"))),
         Group("GONE", (Read(str(tmp_path / "moved.fq.gz")), Read(f"file://{tmp_path}/also-moved.fq.gz"))),
     ))
-    checked = reject_missing_local_reads(groups, fatal=False)
+    checked = check_read_locations(groups, fatal=False, roots=(tmp_path,))
     assert [g.id for g in checked.groups] == ["OK1"]
     (rejection,) = checked.rejections
     assert rejection.group_id == "GONE" and "moved.fq.gz (and 1 more)" in rejection.reason and not rejection.fatal
+
+
+def test_read_locations_a_job_could_not_or_must_not_read_are_refused_per_group(tmp_path):
+    from toolkit.pipeline import read_location_problem
+
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "r.fq").write_bytes(b"x")
+    (allowed / "sub").mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    (allowed / "link.fq").symlink_to(secret)  # inside the folder, pointing out of it
+    roots = (allowed,)
+
+    def problem(location, local_backend=True):
+        return read_location_problem(location, local_backend=local_backend, roots=roots)
+
+    assert problem(str(allowed / "r.fq")) is None and problem(f"file://{allowed}/r.fq") is None
+    assert problem("gs://bucket/r.fq") is None and problem("gs://bucket/r.fq", local_backend=False) is None
+    assert "http:// locations are not supported" in problem("http://example.org/r.fq")
+    assert "https:// locations are not supported" in problem("https://example.org/r.fq")
+    assert "s3:// locations are not supported" in problem("s3://bucket/r.fq")
+    assert "outside the folders" in problem("file:///etc/passwd")
+    assert "outside the folders" in problem(str(secret))
+    assert "outside the folders" in problem(str(allowed / "link.fq"))
+    assert "outside the folders" in problem(f"{allowed}/../secret.txt")
+    assert "not an absolute path" in problem("~/.ssh/id_rsa") and "not an absolute path" in problem("r.fq")
+    assert "not a regular file" in problem(str(allowed / "sub"))
+    assert "not found" in problem(str(allowed / "gone.fq"))
+    assert "control character" in problem(str(allowed / "r.fq\nx")) and "control character" in problem("gs://b/\x00")
+    assert "Hail Batch service cannot read" in problem(str(allowed / "r.fq"), local_backend=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import pytest
 
@@ -71,3 +72,77 @@ def test_a_refused_registration_is_reported_and_the_others_still_happen(demo):
     assert [r.output for r in report.registered] == ["report"]
     ((group, output, message),) = report.failed
     assert group == "CPGLCL33" and "protocol prefix" in message
+
+
+RACER = """
+import json, sys, time
+from pathlib import Path
+from toolkit.metamist_connection import connect
+from tests.registration.test_register import plan_of, planned
+url, go, ready = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+connect(url, local=True)
+jobs = [planned(group, f"file:///race/{group}.html") for group in ("CPGLCL17", "CPGLCL25", "CPGLCL33")]
+ready.touch()
+while not go.exists():
+    time.sleep(0.001)
+report = register_jobs(plan_of(*jobs), jobs)
+print(json.dumps([[r.group_id, r.analysis_id, r.created, getattr(r, "retired", None)] for r in report.registered] + [report.failed]))
+""".replace("from toolkit.metamist_connection", "from toolkit.registration import register_jobs\nfrom toolkit.metamist_connection")
+
+
+def test_racing_registrations_without_a_lock_converge_on_the_oldest_analysis_per_output(demo, tmp_path):
+    """Issue 7, item 2, without the per-machine lock (as on two machines): several processes register the same
+    three outputs at the same instant; the re-check after creating leaves exactly one active Analysis per
+    output, the oldest, and every racer reports that one."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    racers = 6
+    go = tmp_path / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, demo.url, str(go), str(tmp_path / f"ready-{index}")],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for index in range(racers)
+    ]
+    deadline = time.time() + 120
+    while len(list(tmp_path.glob("ready-*"))) < racers:
+        assert time.time() < deadline and all(p.poll() is None for p in processes)
+        time.sleep(0.05)
+    go.touch()
+    reports = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+        *registered, failed = json.loads(stdout)
+        assert failed == []
+        reports.append(registered)
+
+    from toolkit.metamist_connection import graphql_query
+
+    every = graphql_query(
+        '{ project(name: "sandbox-test") { analyses(active: {in_: [true, false]}) { id active output } } }', {}
+    )["project"]["analyses"]
+    active = {a["output"]: a["id"] for a in every if a["active"]}
+    assert len(active) == 3 and len([a for a in every if a["active"]]) == 3
+    for output, kept in active.items():
+        same_output = [a["id"] for a in every if a["output"] == output]
+        assert kept == min(same_output)  # the oldest is the one kept
+    # Every racer reports the kept Analysis; each output was "created" by exactly one of them; every other
+    # Analysis a racer created is reported by that racer as its retired duplicate.
+    kept_by_group = {f"CPGLCL{output.rsplit('CPGLCL', 1)[1][:-5]}": kept for output, kept in active.items()}
+    retired = set()
+    for registered in reports:
+        for group, analysis_id, _created, retired_id in registered:
+            assert analysis_id == kept_by_group[group]
+            if retired_id is not None:
+                retired.add(retired_id)
+    created = Counter(group for registered in reports for group, _, was_created, _ in registered if was_created)
+    assert created == Counter({group: 1 for group in kept_by_group})
+    assert retired == {a["id"] for a in every if not a["active"]}
+    print(f"\n{len(retired)} duplicate(s) made by {racers} racers, all retired")

@@ -88,3 +88,34 @@ def test_validate_wall_clock():
     elapsed = time.perf_counter() - start
     assert result.returncode == 0
     assert elapsed < 5.0, f"toolkit validate took {elapsed:.2f}s"
+
+
+def _spec_with_command(tmp_path: Path, command: str) -> Path:
+    text = FASTQE.read_text().replace("../dockerfiles/", f"{REPO}/dockerfiles/")
+    original = "fastqe {{ reads[0] }} {{ reads[1] }} --html > {{ outputs.report }}"
+    assert original in text
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text.replace(original, original + "\n  " + command))
+    return spec
+
+
+def test_a_value_inside_author_quotes_is_a_positioned_error_that_says_how_to_write_it(tmp_path):
+    spec = _spec_with_command(tmp_path, "echo 'sample {{ group.id }}'")
+    result = toolkit("validate", str(spec))
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"{spec}:40:16: error: {{{{ group.id }}}} is inside single quotes: remove the quotes")
+    assert lines[1:3] == ["  echo 'sample {{ group.id }}'", "               ^~~~~~~~~~~~~~"]
+
+
+def test_templates_that_would_exhaust_the_machine_fail_validation_at_once(tmp_path):
+    for command in (
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+        "echo {{ 'a' * 10**9 }}",
+        "echo {% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    ):
+        result = toolkit("validate", str(_spec_with_command(tmp_path, command)))
+        assert result.returncode == 2, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert ":40:" in result.stderr.splitlines()[0], result.stderr
+        assert "a group's render may not take more" in result.stderr

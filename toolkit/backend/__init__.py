@@ -9,23 +9,33 @@ Under analysis-runner the cpg-utils config selects the ServiceBackend and the sa
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from toolkit.errors import EnvironmentProblem
 from toolkit.plan.model import Action, Plan, PlannedJob
-from toolkit.plan.render import CommandContext, render_command
+from toolkit.plan.names import hail_label, job_name
+from toolkit.plan.render import CommandContext, RenderError, render_command
 from toolkit.spec.models import JobSpec
 
 # Ahead of the spec's command: fail the job on the first failing command, including inside pipelines.
 JOB_PREAMBLE = "set -eo pipefail\n"
+
+# Every container this process starts for a job carries this label, so that stopping a run can find them:
+# killing `docker run` does not stop its container.
+CONTAINER_LABEL = "org.jobspec-toolkit.run"
+RUN_ID = uuid.uuid4().hex
 
 
 @dataclass
@@ -41,6 +51,7 @@ class RunResult:
     batch_id: str | None = None
     seconds: float = 0.0
     tool_version: str | None = None  # from the service's version-probe job (local runs probe before planning)
+    stopped_early: str | None = None  # why the batch stopped before running every job (jobs done before count)
 
     @property
     def succeeded(self) -> list[str]:
@@ -111,15 +122,21 @@ def _memory_for(job: PlannedJob, execution: str) -> str:
     return job.resources.memory
 
 
-def build_batch(spec: JobSpec, plan: Plan, *, batch_name: str | None = None):
-    """Add one Bash job per RUN job of the plan to the cpg-utils batch. Returns (batch, {group id: hail job})."""
+def build_batch(
+    spec: JobSpec, plan: Plan, *, batch_name: str | None = None, refused: dict[str, str] | None = None
+):
+    """Add one Bash job per RUN job of the plan to the cpg-utils batch. Returns (batch, {group id: hail job}).
+
+    A group whose command cannot be rendered with Hail's file placeholders is left out and, when ``refused``
+    is given, recorded there (group id -> reason); without ``refused`` the RenderError propagates.
+    """
     from toolkit.plan import gc_paused
 
     with gc_paused():
-        return _build_batch(spec, plan, batch_name)
+        return _build_batch(spec, plan, batch_name, refused)
 
 
-def _build_batch(spec: JobSpec, plan: Plan, batch_name: str | None):
+def _build_batch(spec: JobSpec, plan: Plan, batch_name: str | None, refused: dict[str, str] | None):
     from cpg_utils.hail_batch import get_batch, reset_batch
 
     if plan.execution == "container":
@@ -127,23 +144,27 @@ def _build_batch(spec: JobSpec, plan: Plan, batch_name: str | None):
 
         # cpg-utils builds the LocalBackend without extra flags; Hail then reads them from the environment.
         # `--rm` keeps the engine clean and `--network none` keeps jobs off the network (inputs are mounted).
-        os.environ["HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS"] = local_backend_docker_flags()
+        os.environ["HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS"] = (
+            local_backend_docker_flags() + f" --label {CONTAINER_LABEL}={RUN_ID}"
+        )
     reset_batch()  # cpg-utils keeps one batch per process; every run builds its own
-    batch = get_batch(batch_name or f"{spec.name}: {plan.project}")
+    # Every name Hail sees is built from a fixed alphabet (toolkit.plan.names): Hail writes job names into
+    # the generated script and cpg-utils puts the sequencing_group attribute into the job name.
+    batch = get_batch(batch_name or f"{hail_label(spec.name)} on {hail_label(plan.project)}")
+    _check_scratch_root(batch)
     to_run = plan.jobs_with(Action.RUN)
     inputs_by_location = _read_inputs(batch, [read.location for job in to_run for read in job.group.reads])
     jobs = {}
     outputs: list[tuple[object, str]] = []
     for planned in to_run:
         job = batch.new_job(
-            planned.name,
-            attributes={"sequencing_group": planned.group.id, "tool": spec.name, "stage": spec.name},
+            job_name(spec.name, planned.group.id),
+            attributes={
+                "sequencing_group": hail_label(planned.group.id),
+                "tool": hail_label(spec.name),
+                "stage": hail_label(spec.name),
+            },
         )
-        if plan.execution in ("container", "service"):
-            job.image(planned.image)
-        job.cpu(planned.resources.cpu)
-        job.memory(_memory_for(planned, plan.execution))
-        job.storage(planned.resources.storage)
         inputs = [inputs_by_location[read.location] for read in planned.group.reads]
         context = CommandContext(
             reads=[str(resource) for resource in inputs],
@@ -152,7 +173,22 @@ def _build_batch(spec: JobSpec, plan: Plan, batch_name: str | None):
             params=dict(plan.params),
             resources={"cpu": planned.resources.cpu, "memory": planned.resources.memory, "storage": planned.resources.storage},
         )
-        job.command(JOB_PREAMBLE + render_command(spec.command, context))
+        try:
+            command = render_command(spec.command, context)
+        except RenderError as error:
+            if refused is None:
+                raise
+            # The plan rendered this group; only Hail's file placeholders can make it fail here. Leave the
+            # job out rather than submit one without a command.
+            batch._jobs.remove(job)  # noqa: SLF001 - Hail has no public way to drop a job
+            refused[planned.group.id] = error.message
+            continue
+        if plan.execution in ("container", "service"):
+            job.image(planned.image)
+        job.cpu(planned.resources.cpu)
+        job.memory(_memory_for(planned, plan.execution))
+        job.storage(planned.resources.storage)
+        job.command(JOB_PREAMBLE + command)
         outputs.extend((job[name], output.destination) for name, output in planned.outputs.items())
         jobs[planned.group.id] = job
     _write_outputs(batch, outputs)
@@ -248,7 +284,8 @@ def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None]
 
     LocalBackend raises at the end for the first failed job and returns nothing per job. A job's outputs
     reach their destinations only after its command succeeded (Hail copies them in the same ``set -e``
-    block), so "every output written during this run" is exactly "the job succeeded".
+    block), so "every output written during this run" is exactly "the job succeeded". That holds also when
+    the batch stops early: the jobs that finished before are reported as succeeded and get registered.
     """
     result = RunResult()
     to_run = plan.jobs_with(Action.RUN)
@@ -256,7 +293,8 @@ def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None]
         return result
     if plan.execution == "host":
         os.environ["PATH"] = host_path_with_toolkit()
-    batch, _ = build_batch(spec, plan)
+    refused: dict[str, str] = {}
+    batch, _ = build_batch(spec, plan, refused=refused)
     started = time.time()
     watcher = _OutputWatcher(plan, started, report) if report else None
     if watcher:
@@ -265,20 +303,57 @@ def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None]
         batch.run()
     except subprocess.CalledProcessError:
         pass  # per-job outcomes are read below; Hail already printed the failing command's output
+    except Exception as error:  # noqa: BLE001 - the jobs that finished must still be registered
+        result.stopped_early = f"{error.__class__.__name__}: {error}"
     finally:
         if watcher:
             watcher.stopped.set()
             watcher.join()
             watcher.sweep()  # the last job(s) finished between two polls
+        _remove_empty_scratch_root(batch)
     result.seconds = time.time() - started
     for job in to_run:
+        if job.group.id in refused:
+            result.outcomes[job.group.id] = JobOutcome(job.group.id, False, f"not submitted: {refused[job.group.id]}")
+            continue
         missing = [out.name for out in job.outputs.values() if not _fresh(out.destination, started)]
-        result.outcomes[job.group.id] = JobOutcome(
-            job.group.id,
-            succeeded=not missing,
-            detail="" if not missing else f"job failed (output{'s' if len(missing) > 1 else ''} {', '.join(missing)} not written)",
-        )
+        detail = ""
+        if missing:
+            detail = f"job failed (output{'s' if len(missing) > 1 else ''} {', '.join(missing)} not written)"
+            if result.stopped_early:
+                detail = "not run or not finished: the batch stopped early"
+        result.outcomes[job.group.id] = JobOutcome(job.group.id, succeeded=not missing, detail=detail)
     return result
+
+
+# Hail's LocalBackend writes its scratch folder unquoted into every job script (`cd <dir>`, `${BATCH_TMPDIR}`).
+_SAFE_SCRATCH = re.compile(r"[A-Za-z0-9/._+-]+")
+
+
+def _check_scratch_root(batch) -> None:
+    root = getattr(getattr(batch, "_backend", None), "_tmp_dir", None)
+    if isinstance(root, str) and not _SAFE_SCRATCH.fullmatch(root):
+        from cpg_utils.hail_batch import reset_batch
+
+        _remove_empty_scratch_root(batch)
+        batch._backend.close()  # now, not from its __del__ while Python shuts down
+        reset_batch()
+        raise EnvironmentProblem(
+            f"the temporary folder {root!r} has characters Hail's LocalBackend does not quote in job scripts",
+            hint="set TMPDIR to a folder whose path has only letters, digits and / . _ + -",
+        )
+
+
+def _remove_empty_scratch_root(batch) -> None:
+    """cpg-utils gives each LocalBackend a new ``mkdtemp('batch-tmp')`` folder; Hail deletes only the batch's
+    own scratch folder inside it (``<root>/batch/<id>``), so every run left an empty folder in $TMPDIR.
+    Remove the folders Hail left empty; anything still inside (``delete_scratch_on_exit = false``) stays."""
+    root = getattr(getattr(batch, "_backend", None), "_tmp_dir", None)
+    if not isinstance(root, str) or not os.path.basename(root).endswith("batch-tmp"):
+        return
+    for folder in (os.path.join(root, "batch"), root):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def _add_version_probe(batch, spec: JobSpec, plan: Plan):
@@ -321,7 +396,8 @@ def run_service(spec: JobSpec, plan: Plan) -> RunResult:
     to_run = plan.jobs_with(Action.RUN)
     if not to_run:
         return result
-    batch, jobs = build_batch(spec, plan)
+    refused: dict[str, str] = {}
+    batch, jobs = build_batch(spec, plan, refused=refused)
     version_destination = _add_version_probe(batch, spec, plan)
     started = time.time()
     handle = batch.run(wait=True)
@@ -341,6 +417,104 @@ def run_service(spec: JobSpec, plan: Plan) -> RunResult:
             if group_id:
                 states[group_id] = status.get("state", "")
     for job in to_run:
+        if job.group.id in refused:
+            result.outcomes[job.group.id] = JobOutcome(job.group.id, False, f"not submitted: {refused[job.group.id]}")
+            continue
         state = states.get(job.group.id, "unknown")
         result.outcomes[job.group.id] = JobOutcome(job.group.id, succeeded=state == "Success", detail=f"state {state}")
     return result
+
+
+# ------------------------------------------------------------------------------------------ stopping a run
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C raises KeyboardInterrupt, once the jobs were stopped.
+
+    A KeyboardInterrupt, so that everything that cleans up after Ctrl-C (Hail deleting its scratch folder,
+    ``subprocess`` reaping its child) does the same here, and no ``except Exception`` swallows it.
+    """
+
+
+@dataclass
+class Stopped:
+    """What stopping a run's jobs found still running."""
+
+    processes: int = 0
+    containers: int = 0
+
+    def describe(self) -> str:
+        if not self.processes and not self.containers:
+            return "no job was running"
+        parts = [f"{self.processes} job process(es)"] if self.processes else []
+        parts += [f"{self.containers} container(s)"] if self.containers else []
+        return "stopped " + " and ".join(parts)
+
+
+@contextlib.contextmanager
+def jobs_stopped_on_signals() -> Iterator[Stopped]:
+    """While the block runs, SIGTERM and SIGINT first stop every job this process started, then raise
+    :class:`Terminated` (SIGTERM) or KeyboardInterrupt (SIGINT) in the main thread.
+
+    Hail's LocalBackend runs each job as ``sh -c <script>`` -> ``bash -c <job>`` -> the tool (or ``docker
+    run``). SIGTERM reaches only the toolkit, and ``subprocess`` kills only the ``sh`` it started, so without
+    this the tool goes on as an orphan; a container goes on even when ``docker run`` is killed. The yielded
+    :class:`Stopped` says what was stopped, for the message.
+    """
+    stopped = Stopped()
+
+    def handler(signum, frame):
+        found = stop_jobs()
+        stopped.processes += found.processes
+        stopped.containers += found.containers
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stopped
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def stop_jobs(grace: float = 5.0) -> Stopped:
+    """Stop the containers this process labelled, then every process it started (SIGTERM, then SIGKILL)."""
+    import psutil
+
+    stopped = Stopped(containers=_kill_labelled_containers())
+    me = psutil.Process()
+    for _ in range(3):  # a shell can start its next command while the first round stops the current one
+        children = me.children(recursive=True)
+        if not children:
+            break
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+        _, alive = psutil.wait_procs(children, timeout=grace)
+        for child in alive:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        psutil.wait_procs(alive, timeout=grace)
+        stopped.processes += len(children)
+    return stopped
+
+
+def _kill_labelled_containers() -> int:
+    if CONTAINER_LABEL not in os.environ.get("HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS", ""):
+        return 0
+    try:
+        from toolkit.images import docker_client
+
+        client = docker_client()
+    except Exception:  # noqa: BLE001 - no engine reachable: no container can be running either
+        return 0
+    killed = 0
+    try:
+        for container in client.containers.list(filters={"label": f"{CONTAINER_LABEL}={RUN_ID}"}):
+            with contextlib.suppress(Exception):
+                container.kill()
+                killed += 1
+    except Exception:  # noqa: BLE001 - best effort: the processes are stopped regardless
+        pass
+    finally:
+        client.close()
+    return killed

@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args._run(args)
     except ToolkitError as error:
-        print(error.render(), file=sys.stderr)
+        from toolkit.cli._common import shown  # messages can quote metadata: never raw escape sequences
+
+        print(shown(error.render(), multiline=True), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

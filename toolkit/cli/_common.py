@@ -50,6 +50,20 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def shown(text: object, *, multiline: bool = False) -> str:
+    """``text`` safe to print on a terminal: control, escape and invisible characters (from metadata: ids,
+    paths, values) are shown as Python escapes (``\\n``, ``\\x1b``, ``\\u202e``) instead of acting on the
+    terminal. ``multiline`` keeps newlines and tabs (a command, a multi-line message)."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    kept = "\n\t" if multiline else ""
+    return "".join(
+        char if char.isprintable() or char in kept else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
+
+
 def progress_line(line: str) -> None:
     """Progress of long image steps goes to stderr, so stdout keeps only each verb's result."""
     print(line, file=sys.stderr, flush=True)
@@ -73,6 +87,7 @@ class Reporter:
             self._console = Console(file=self.stream, highlight=False)
 
     def line(self, message: str, style: str | None = None) -> None:
+        message = shown(message)  # messages carry ids and paths from metadata
         if self._console is not None:
             self._console.print(message, style=style, markup=False)
         else:
@@ -109,7 +124,7 @@ class Reporter:
             task = bar.add_task(description, total=total)
 
             def advance(label: str) -> None:
-                bar.console.print(f"  {label}", highlight=False, markup=False)
+                bar.console.print(f"  {shown(label)}", highlight=False, markup=False)
                 bar.advance(task)
 
             yield advance
@@ -118,7 +133,7 @@ class Reporter:
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], stream=None) -> None:
     """A plain, aligned text table (stable output for users' scripts and for tests)."""
     stream = stream or sys.stdout
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    cells = [[str(h) for h in headers]] + [["" if c is None else shown(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for index, row in enumerate(cells):
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip(), file=stream)

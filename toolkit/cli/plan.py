@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import Reporter, add_selection_arguments, emit_json, load_spec_showing_warnings, table
+from toolkit.cli._common import Reporter, add_selection_arguments, emit_json, load_spec_showing_warnings, shown, table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,14 +44,15 @@ def print_plan(plan, execution_reason: str) -> None:
     rows += [(r.group_id, "skip", "", "", "", r.reason) for r in plan.skipped]
     print()
     table(("group", "action", "cpu", "memory", "storage", "why"), rows)
+    # Ids, values and paths come from metadata: printed escaped, never as terminal control sequences.
     for job in plan.jobs:
-        print(f"\n# {job.group.id} ({job.action.value})")
-        print(job.command.rstrip())
+        print(f"\n# {shown(job.group.id)} ({job.action.value})")
+        print(shown(job.command.rstrip(), multiline=True))
         for out in job.outputs.values():
-            shown = f"  -> {out.name}: {out.destination}"
+            line = f"  -> {out.name}: {out.destination}"
             if out.display_url:
-                shown += f"  ({out.display_url})"
-            print(shown)
+                line += f"  ({out.display_url})"
+            print(shown(line))
         for reg in job.registrations:
             state = f"exists as Analysis {reg.existing_id}" if reg.existing_id else "to register"
             print(f"  registers {reg.output} as Analysis type={reg.type} status={reg.status} ({state})")
@@ -61,4 +62,4 @@ def print_plan(plan, execution_reason: str) -> None:
         f"{counts['skipped']} skipped"
     )
     for warning in plan.warnings:
-        print(f"warning: {warning}")
+        print(f"warning: {shown(warning)}")

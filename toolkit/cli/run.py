@@ -16,21 +16,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from toolkit.backend import Terminated, jobs_stopped_on_signals
+    from toolkit.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
+
+    reporter = Reporter()
+    # SIGTERM (a scheduler, `kill`, a closing CI job) is handled like Ctrl-C: the jobs this run started are
+    # stopped (not orphaned), Hail removes its scratch folder, and the run says so and exits 143 (130 for
+    # Ctrl-C). Outputs written before are registered by the next run, without rerunning their jobs.
+    with jobs_stopped_on_signals() as stopped:
+        try:
+            return _run(args, reporter)
+        except KeyboardInterrupt as interrupt:
+            terminated = isinstance(interrupt, Terminated)
+            reporter.fail(
+                f"{'terminated (SIGTERM)' if terminated else 'interrupted'}: {stopped.describe()}, scratch "
+                "folder removed, nothing more registered; the next run registers the outputs already written "
+                "and runs the rest"
+            )
+            return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace, reporter: Reporter) -> int:
     from toolkit.backend import check_host_tool, run_local, run_service
     from toolkit.errors import JobsFailed, MetadataError
-    from toolkit.pipeline import parse_params, prepare_plan
+    from toolkit.pipeline import exclusive_run, parse_params, prepare_plan
     from toolkit.plan.model import Action
     from toolkit.query import select_sgids
     from toolkit.registration import register_jobs
     from toolkit.settings import open_settings
 
-    reporter = Reporter()
     loaded = load_spec_showing_warnings(args.spec)
     spec = loaded.model
     params = parse_params(spec, args.param)
     sgids = select_sgids(args.sgids)
 
-    with open_settings(args.project) as settings:
+    with open_settings(args.project) as settings, exclusive_run(settings.project, spec.name, reporter.step):
         if settings.embedded:
             reporter.step(f"embedded metadata server at {settings.metamist_url} (store under {settings.home})")
         prepared = prepare_plan(
@@ -68,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             else:
                 with reporter.progress("jobs", len(to_run)) as advance:
                     result = run_local(spec, plan, report=lambda group_id, done, total: advance(f"{group_id} finished"))
+            if result.stopped_early:
+                reporter.fail(f"the batch stopped early ({result.stopped_early}); registering the jobs that finished")
             for group_id in result.failed:
                 reporter.fail(f"{group_id}: {result.outcomes[group_id].detail}")
 
@@ -79,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
                 replaced = f" (replaces Analysis {registered.replaced}, now inactive)" if registered.replaced else ""
                 reporter.line(
                     f"{registered.group_id}: registered {registered.output} as Analysis {registered.analysis_id}{replaced}"
+                )
+            elif registered.retired:
+                reporter.line(
+                    f"{registered.group_id}: {registered.output} was registered meanwhile by another run "
+                    f"(Analysis {registered.analysis_id}); this run's duplicate, Analysis {registered.retired}, "
+                    "is now inactive"
                 )
             else:
                 reporter.line(

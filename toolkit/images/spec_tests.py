@@ -22,6 +22,9 @@ from typing import Callable, Iterator
 from toolkit.errors import EnvironmentProblem, ImageError
 
 OUTPUT_TAIL_LINES = 20
+# A failed contains/matches/lines shows the start of what the output held, at most this much of it.
+SHOWN_OUTPUT_LINES = 10
+SHOWN_OUTPUT_CHARS = 500
 
 
 @dataclass
@@ -61,11 +64,32 @@ def _check(name: str, path: Path, expectation) -> list[str]:
         count = len(text.splitlines())
         if count != expectation.lines:
             problems.append(f"output {name}: {count} lines, expected {expectation.lines}")
+    if problems:
+        problems.append(_what_it_held(name, text))
     if expectation.min_size is not None:
         size = path.stat().st_size
         if size < expectation.min_size:
             problems.append(f"output {name}: {size} bytes, expected at least {expectation.min_size}")
     return problems
+
+
+def _escaped(line: str) -> str:
+    """Control characters (an escape sequence, a carriage return, a NUL) as Python escapes, never raw."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in line)
+
+
+def _what_it_held(name: str, text: str) -> str:
+    """The start of an output, for a failed content check: its first lines, escaped, and how much more."""
+    if not text:
+        return f"output {name} is empty"
+    start = text[:SHOWN_OUTPUT_CHARS]
+    lines = start.splitlines()
+    total_lines = len(text.splitlines())
+    header = f"output {name} holds {len(text):,} characters in {total_lines:,} line{'s' if total_lines != 1 else ''}"
+    block = [f"{header}; it starts with:"] + [f"  > {_escaped(line)}" for line in lines[:SHOWN_OUTPUT_LINES]]
+    if len(start) < len(text) or len(lines) > SHOWN_OUTPUT_LINES:
+        block.append("  > ...")
+    return "\n".join(block)
 
 
 @contextlib.contextmanager
@@ -182,7 +206,10 @@ def run_spec_tests(
         failures += 1
         echo(f"  FAIL {outcome.name}")
         for problem in outcome.problems:
-            echo(f"    - {problem}")
+            first, *rest = problem.split("\n")
+            echo(f"    - {first}")
+            for line in rest:
+                echo(f"      {line}")
         tail = [line for line in outcome.output.splitlines() if line.strip()][-OUTPUT_TAIL_LINES:]
         for line in tail:
             echo(f"    | {line}")

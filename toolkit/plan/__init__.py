@@ -17,8 +17,9 @@ from typing import Any, Callable, Mapping
 
 from toolkit import __version__
 from toolkit.plan.model import Action, Plan, PlannedJob, PlannedOutput, PlannedRegistration, Resources
-from toolkit.plan.render import CommandContext, render_command, render_output_path, render_text
-from toolkit.query.groups import Group, GroupSet
+from toolkit.plan.names import id_problem, job_name
+from toolkit.plan.render import CommandContext, RenderError, render_command, render_output_path, render_text
+from toolkit.query.groups import Group, GroupSet, Rejection
 from toolkit.spec.models import JobSpec, ResourcesSection, parse_size
 
 __all__ = ["Action", "Plan", "PlannedJob", "PlanContext", "make_plan", "resolve_resources", "registration_uri"]
@@ -162,7 +163,7 @@ def _plan_one(spec: JobSpec, group: Group, ctx: PlanContext) -> PlannedJob:
         group=group,
         action=action,
         reason=reason,
-        name=f"{spec.name} {group.id}",
+        name=job_name(spec.name, group.id),
         image=ctx.image,
         command=command,
         outputs=outputs,
@@ -222,7 +223,17 @@ def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext) -> Plan:
     )
     seen_destinations: dict[str, str] = {}
     for group in groups.groups:
-        job = _plan_one(spec, group, ctx)
+        # One group's bad metadata (an id that cannot name a file, a value no command or path can hold)
+        # rejects that group with its reason; the other groups are planned, run and registered.
+        problem = id_problem(group.id)
+        if problem:
+            plan.skipped.append(Rejection(group.id, problem))
+            continue
+        try:
+            job = _plan_one(spec, group, ctx)
+        except RenderError as error:
+            plan.skipped.append(Rejection(group.id, error.message))
+            continue
         for out in job.outputs.values():
             other = seen_destinations.setdefault(out.destination, group.id)
             if other != group.id:

@@ -35,6 +35,17 @@ text that came from metadata. Hence :func:`render_command`:
 ``${BATCH_TMPDIR}`` itself is inserted unquoted by Hail, so the backend must use a scratch directory without
 whitespace or glob characters.
 
+Where values land, and limits
+-----------------------------
+Quoting makes a value one plain shell word, which is safe only where the shell reads plain words. So a
+command's values are first rendered as marker words (``toolkit value`` filter, added to every ``{{ }}`` by
+_Bounding), the rendered text is parsed as bash (toolkit/shell.py), and a group whose value lands inside
+quotes, a heredoc, arithmetic, ``[[ ]]``, backticks... or that would start an argument with '-' from
+metadata is refused with a RenderError; only then are the quoted values put in. Simple templates get the
+same analysis once per template. Every render is bounded (MAX_STEPS, MAX_SECONDS, MAX_TEXT, MAX_RANGE):
+_BoundedSandbox checks operators and calls, every filter is wrapped, loops and ``~`` are rewritten to count
+and check sizes before anything large is built. See docs/jobspec.md, "Where values can go".
+
 Simple templates
 ----------------
 Planning renders a few templates per group for thousands of groups, and most are "simple": literal text and
@@ -50,24 +61,31 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import os
 import re
 import secrets
 import shlex
+import time
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import jinja2
-from jinja2 import StrictUndefined, pass_environment
+from jinja2 import StrictUndefined, nodes, pass_context, pass_environment
 from jinja2.filters import make_attrgetter
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.visitor import NodeTransformer
 
 from toolkit.errors import EXIT_SPEC, ToolkitError
 
 __all__ = [
+    "ALLOW_LEADING_DASH",
+    "MAX_STEPS",
+    "MAX_TEXT",
+    "parsing_environment",
     "CommandContext",
     "RenderError",
     "ShellWords",
@@ -88,11 +106,16 @@ _WORD_SEPARATOR = re.compile(r"[ \t]+")
 
 
 class RenderError(ToolkitError):
-    """A template could not be rendered for a group (unknown slot, null value, sandbox violation...)."""
+    """A template could not be rendered for a group (unknown slot, null value, sandbox violation...).
+
+    ``limit`` is true when the render needed more than a group's render may take (MAX_STEPS...).
+    """
 
     exit_code = EXIT_SPEC
 
-    def __init__(self, problem: str, *, template_name: str, group_id: str | None, lineno: int | None = None):
+    def __init__(self, problem: str, *, template_name: str, group_id: str | None, lineno: int | None = None,
+                 limit: bool = False):
+        self.limit = limit
         where = f"{template_name} template"
         if lineno is not None:
             where += f", line {lineno}"
@@ -239,16 +262,47 @@ def _render(
     except jinja2.TemplateSyntaxError as error:
         problem = error.message or "syntax error"
         raise RenderError(problem, template_name=name, group_id=context.group_id, lineno=error.lineno) from None
+    placed = _PlacedValues(compiled.expressions) if compiled.expressions is not None else None
+    budget_token = _BUDGET.set(_Budget())
+    placed_token = _PLACED.set(placed)
     try:
-        return compiled.render(_slots(context, substitute or {}))
+        text = _generate(compiled.template, _slots(context, substitute or {}))
+        if placed is not None:
+            text = _put_values_in(text, placed, name, context)
+        return text
     except _TEMPLATE_FAILURES as error:
         raise RenderError(
-            _problem_of(error), template_name=name, group_id=context.group_id, lineno=_template_line(error)
+            _problem_of(error), template_name=name, group_id=context.group_id, lineno=_template_line(error),
+            limit=isinstance(error, _LimitExceeded),
         ) from None
+    except RecursionError as error:
+        raise RenderError(
+            "the template nests calls too deeply (a macro that calls itself?)",
+            template_name=name, group_id=context.group_id, lineno=_template_line(error), limit=True,
+        ) from None
+    finally:
+        _PLACED.reset(placed_token)
+        _BUDGET.reset(budget_token)
+
+
+def _generate(template: jinja2.Template, slots: dict[str, Any]) -> str:
+    """Render, refusing output larger than MAX_TEXT while it is generated (not after it filled memory)."""
+    parts = []
+    size = 0
+    for part in template.generate(slots):
+        size += len(part)
+        if size > MAX_TEXT:
+            raise _LimitExceeded(f"the rendered text is longer than {MAX_TEXT:,} characters")
+        parts.append(part)
+    return "".join(parts)
 
 
 class _ValueProblem(Exception):
     """A value that cannot be rendered; turned into a RenderError with the template's name."""
+
+
+class _LimitExceeded(_ValueProblem):
+    """The template needs more time, steps or memory than one group's render may take."""
 
 
 # What a template can raise while rendering (filters fail with the ordinary Python exceptions).
@@ -269,10 +323,66 @@ def _problem_of(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    template: jinja2.Template
+    # Per {{ }} of a command template (None for text templates): its line, and whether a leading '-' is
+    # allowed because the expression uses only params, resources and constants (values the spec author
+    # and the person running the toolkit choose, not metadata).
+    expressions: tuple[tuple[int, bool], ...] | None
+
+
 @functools.lru_cache(maxsize=512)
-def _compile(environment: jinja2.Environment, template: str) -> jinja2.Template:
+def _compile(environment: jinja2.Environment, template: str) -> _Compiled:
     # Compiling is far slower than rendering and a run renders the same few templates for every group.
-    return environment.from_string(template)
+    tree = environment.parse(template)
+    marking = environment.finalize is _finalize_shell
+    bounding = _Bounding(marking)
+    tree = bounding.visit(tree)
+    expressions = tuple(bounding.expressions) if marking else None
+    return _Compiled(environment.from_string(tree), expressions)
+
+
+class _Bounding(NodeTransformer):
+    """Rewrites a parsed template so that rendering it is bounded, and (commands) its values are placed.
+
+    * every ``{% for %}`` iterates through ``toolkit iterate`` (a step budget);
+    * every ``~`` joins through ``toolkit concat`` (a size check before the text is built);
+    * in a command, every ``{{ expr }}`` becomes ``{{ expr | toolkit value(N) }}``, which quotes the value
+      and leaves a marker word in its place (see _put_values_in).
+
+    The filter names contain a space, so no template can name them.
+    """
+
+    def __init__(self, marking: bool):
+        self.marking = marking
+        self.expressions: list[tuple[int, bool]] = []
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        node = self.generic_visit(node)
+        node.iter = nodes.Filter(node.iter, "toolkit iterate", [], [], None, None, lineno=node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        node = self.generic_visit(node)
+        operands = nodes.List(node.nodes, lineno=node.lineno)
+        return nodes.Filter(operands, "toolkit concat", [], [], None, None, lineno=node.lineno)
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        node = self.generic_visit(node)
+        if self.marking:
+            node.nodes = [child if isinstance(child, nodes.TemplateData) else self._mark(child)
+                          for child in node.nodes]
+        return node
+
+    def _mark(self, expression: nodes.Expr) -> nodes.Expr:
+        names = {name.name for name in expression.find_all(nodes.Name) if name.ctx == "load"}
+        if isinstance(expression, nodes.Name) and expression.ctx == "load":
+            names.add(expression.name)
+        trusted = names <= {"params", "resources"}
+        self.expressions.append((expression.lineno, trusted))
+        number = nodes.Const(len(self.expressions) - 1, lineno=expression.lineno)
+        return nodes.Filter(expression, "toolkit value", [number], [], None, None, lineno=expression.lineno)
 
 
 def _template_line(error: BaseException) -> int | None:
@@ -402,6 +512,12 @@ def _as_text(value: Any) -> str:
     if isinstance(value, bytes):
         raise _ValueProblem("a value in the template is bytes, not text")
     text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+    if "tkv" in text:
+        placed = _PLACED.get()
+        if placed is not None:
+            # Text that holds values placed earlier in this render (a macro's or a {% set %} block's
+            # output): those values are already quoted, as the text that holds them shows them.
+            text = placed.expand(text)
     if "\x00" in text:
         raise _ValueProblem(f"a value contains a NUL character, which no argument or path can hold: {text!r}")
     try:
@@ -447,12 +563,18 @@ def _quote_plain(text: str) -> str:
 
 
 def _finalize_shell(value: Any) -> str:
+    if type(value) is _Sentinel:
+        return value
+    if isinstance(value, _DashAllowed):
+        value = value.value
     if _is_word_list(value):
         return ShellWords(" ".join(_quote_word(item) for item in value))
     return _quote_word(value)
 
 
 def _finalize_text(value: Any) -> str:
+    if isinstance(value, _DashAllowed):
+        value = value.value
     if _is_word_list(value):
         return " ".join(_as_text(item) for item in value)
     return _as_text(value)
@@ -471,27 +593,394 @@ def _shell_join(
         items = list(map(make_attrgetter(environment, attribute), items))
     separator = _as_text(separator)
     if _WORD_SEPARATOR.fullmatch(separator):
-        return ShellWords(separator.join(_quote_word(item) for item in items))
+        words = ShellWords(separator.join(_quote_word(item) for item in items))
+        words.words = tuple(_as_text(item) for item in items)
+        return words
     # Any other separator makes one word, as in Jinja's join: an empty list gives one empty argument.
     if not items:
-        return ShellWords("''")
-    return ShellWords((_quote_word(separator) if separator else "").join(_quote_word(item) for item in items))
+        words = ShellWords("''")
+    else:
+        words = ShellWords(
+            (_quote_word(separator) if separator else "").join(_quote_word(item) for item in items)
+        )
+    words.words = (separator.join(_as_text(item) for item in items),)
+    return words
 
 
-@functools.cache
+def parsing_environment() -> ImmutableSandboxedEnvironment:
+    """The environment whose parser, filters, tests and globals templates are checked against (validate)."""
+    return _SHELL_ENVIRONMENT
+
+
 def _shell_environment() -> ImmutableSandboxedEnvironment:
-    environment = ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize_shell
+    return _SHELL_ENVIRONMENT
+
+
+def _text_environment() -> ImmutableSandboxedEnvironment:
+    return _TEXT_ENVIRONMENT
+
+
+# ---------------------------------------------------------------------------------- where values go
+
+ALLOW_LEADING_DASH = "allow_leading_dash"
+
+
+class _DashAllowed:
+    """A value the template marked with ``| allow_leading_dash``: it may start an argument with '-'."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+def _allow_leading_dash(value: Any) -> Any:
+    return _DashAllowed(value)
+
+
+class _Sentinel(str):
+    """The marker word a command's value leaves in the rendered text until its placement is checked."""
+
+
+@dataclass
+class _PlacedValue:
+    quoted: str
+    words: tuple[str, ...]  # the value's words as the program receives them
+    dash_allowed: bool
+    lineno: int
+
+
+class _PlacedValues:
+    """The values of one command render, each behind a marker word (toolkit.shell.marker)."""
+
+    def __init__(self, expressions: tuple[tuple[int, bool], ...]):
+
+        self.expressions = expressions
+        self.nonce = _MARKER_NONCE
+        self.pattern = _MARKER
+        self.values: list[_PlacedValue] = []
+
+    def add(self, value: _PlacedValue) -> _Sentinel:
+        from toolkit import shell
+
+        self.values.append(value)
+        return _Sentinel(shell.marker(self.nonce, len(self.values) - 1))
+
+    def expand(self, text: str) -> str:
+        """Text that already holds placed values (a macro's output): the quoted values put back in."""
+        return self.pattern.sub(lambda match: self.values[int(match.group(1))].quoted, text)
+
+
+# Markers are unguessable for metadata (a random tag per process), and the pattern is compiled once.
+_MARKER_NONCE = secrets.token_hex(6)
+_MARKER = re.compile(rf"tkv{_MARKER_NONCE}n(\d+)x")
+_PLACED: contextvars.ContextVar[_PlacedValues | None] = contextvars.ContextVar("toolkit_placed", default=None)
+
+
+@pass_context
+def _place_value(context: Any, value: Any, expression: int) -> _Sentinel:
+    placed = _PLACED.get()
+    if placed is None:  # cannot happen: only command templates are compiled with this filter
+        raise _ValueProblem("internal: a command value outside a command render")
+    lineno, trusted = placed.expressions[expression]
+    dash_allowed = trusted
+    if isinstance(value, _DashAllowed):
+        value, dash_allowed = value.value, True
+    _check_size(value, "a value")
+    quoted = _finalize_shell(value)
+    if isinstance(quoted, ShellWords) and getattr(quoted, "words", None) is not None:
+        words = quoted.words
+    elif _is_word_list(value):
+        words = tuple(_as_text(item) for item in value)
+    else:
+        words = (_as_text(value),)
+    return placed.add(_PlacedValue(quoted, words, dash_allowed, lineno))
+
+
+def _put_values_in(text: str, placed: _PlacedValues, name: str, context: CommandContext) -> str:
+    """Check where each value landed in the rendered command, then put the quoted values in."""
+    if placed.values:
+        analysis = _analyse_command(text)
+        for placement in analysis.placements:
+            if placement.number >= len(placed.values):
+                raise RenderError("a value's marker was changed by the template", template_name=name,
+                                  group_id=context.group_id)
+            value = placed.values[placement.number]
+            problem = _placement_problem(placement, value.words, value.dash_allowed)
+            if problem is None and analysis.syntax_error is not None:
+                problem = (f"the command is {analysis.syntax_error[1]} (as the toolkit's shell parser reads it), "
+                           "so where its values land cannot be checked")
+            if problem:
+                raise RenderError(problem, template_name=name, group_id=context.group_id, lineno=value.lineno)
+        text = placed.pattern.sub(lambda match: placed.values[int(match.group(1))].quoted, text)
+    if "tkv" in text.lower() and re.search(f"tkv{placed.nonce}", text, re.IGNORECASE):
+        raise RenderError(
+            "a filter changed a value after it was quoted (a {% filter %} block, or a macro's output passed "
+            "through a filter): apply filters to the value itself", template_name=name, group_id=context.group_id,
+        )
+    return text
+
+
+@functools.lru_cache(maxsize=256)
+def _analyse_command(skeleton: str) -> Any:
+    # Groups of a run mostly render the same skeleton (the same text around numbered markers): parse it once.
+    from toolkit import shell
+
+    return shell.analyse(skeleton, _MARKER)
+
+
+def _placement_problem(placement: Any, words: Sequence[str], dash_allowed: bool) -> str | None:
+    """Why these words cannot go at this placement (toolkit.shell.Placement), or None."""
+    if placement.problem:
+        return placement.problem + (f": {placement.advice}" if placement.advice else "")
+    if placement.one_word and len(words) != 1:
+        return (f"{{{{ ... }}}} gives {len(words)} words where the shell takes exactly one (an assignment, a "
+                "redirection, a case subject): join them into one value, e.g. | join(',')")
+    if dash_allowed:
+        return None
+    for index, word in enumerate(words):
+        starts_argument = placement.argument_start if index == 0 else not placement.one_word
+        if starts_argument and not placement.after_end_of_options and word.startswith("-"):
+            shown = word if len(word) <= 40 else word[:37] + "..."
+            return (f"the value {shown!r} starts with '-', so the program would read it as an option: place it "
+                    f"after a -- argument (tool -- {{{{ ... }}}}), or mark it with | {ALLOW_LEADING_DASH} if "
+                    "the program must read it as an option")
+    return None
+
+
+# ------------------------------------------------------------------------------------------- limits
+# One group's render may not take more than these; a template (or metadata) that needs more is refused for
+# that group with a RenderError. `toolkit validate` renders each template once with stand-in values under
+# the same limits, so a template that exceeds them whatever the metadata is an error before any plan.
+
+MAX_TEXT = 1_000_000  # characters of any value the template builds, and of the rendered text
+MAX_RANGE = 100_000  # items of range()
+MAX_STEPS = 200_000  # loop iterations + calls + filters + operators + output values
+MAX_SECONDS = 2.0  # wall clock, checked every few steps
+MAX_INT_BITS = 100_000  # an integer result of * or ** (10**30000)
+
+
+class _Budget:
+    __slots__ = ("steps", "deadline")
+
+    def __init__(self) -> None:
+        self.steps = MAX_STEPS
+        self.deadline = time.monotonic() + MAX_SECONDS
+
+
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("toolkit_budget", default=None)
+
+
+def _tick() -> None:
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    budget.steps -= 1
+    if budget.steps < 0:
+        raise _LimitExceeded(f"rendering takes more than {MAX_STEPS:,} steps (loops over large ranges?)")
+    if not budget.steps & 255 and time.monotonic() > budget.deadline:
+        raise _LimitExceeded(f"rendering takes longer than {MAX_SECONDS:g} s")
+
+
+def _weight(value: Any, limit: int = MAX_TEXT, depth: int = 0) -> int:
+    """About how many characters ``value`` becomes as text; stops counting once past ``limit``."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, bool) or value is None:
+        return 5
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 2
+    if isinstance(value, float):
+        return 24
+    if isinstance(value, range):
+        return len(value) * 8
+    if isinstance(value, _DashAllowed):
+        return _weight(value.value, limit, depth)
+    if depth > 20:
+        return limit + 1
+    if isinstance(value, (_Slots, Mapping)):
+        items: Iterable[Any] = (part for key in value for part in (key, _get_quietly(value, key)))
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    else:
+        return 64
+    total = 2
+    for item in items:
+        total += _weight(item, limit - total, depth + 1) + 2
+        if total > limit:
+            break
+    return total
+
+
+def _get_quietly(mapping: Any, key: Any) -> Any:
+    try:
+        return mapping._values[key] if isinstance(mapping, _Slots) else mapping[key]
+    except Exception:
+        return None
+
+
+def _check_size(value: Any, what: str) -> None:
+    if not isinstance(value, str) or len(value) > 4096:
+        if _weight(value) > MAX_TEXT:
+            raise _LimitExceeded(f"{what} would be longer than {MAX_TEXT:,} characters")
+
+
+def _check_arguments(args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+    total = 0
+    for argument in (*args, *kwargs.values()):
+        if isinstance(argument, int) and not isinstance(argument, bool) and abs(argument) > MAX_TEXT:
+            raise _LimitExceeded(f"a number argument larger than {MAX_TEXT:,} ({argument:.3g})")
+        total += _weight(argument, MAX_TEXT - total)
+        if total > MAX_TEXT:
+            raise _LimitExceeded(f"the arguments of a call are longer than {MAX_TEXT:,} characters")
+
+
+def _format_estimate(template: Any, arguments: Sequence[Any]) -> None:
+    """``'%s'|format``, ``'...' % x``, ``'{}'.format``: refuse what would build a text over MAX_TEXT."""
+    if not isinstance(template, str):
+        return
+    widths = [int(digits) for digits in re.findall(r"\d+", template) if len(digits) < 12] or [0]
+    if max(widths) > MAX_TEXT or any(len(digits) >= 12 for digits in re.findall(r"\d+", template)):
+        raise _LimitExceeded(f"a format width larger than {MAX_TEXT:,}")
+    fields = template.count("%") + template.count("{")
+    largest = max((_weight(argument) for argument in arguments), default=0)
+    if len(template) + fields * (largest + max(widths)) > MAX_TEXT:
+        raise _LimitExceeded(f"formatting would build a text longer than {MAX_TEXT:,} characters")
+
+
+def _estimate_method(owner: str, name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+    """String methods whose result can be far longer than their inputs."""
+    if name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+        count = owner.count(args[0]) if args[0] else len(owner) + 1
+        if len(owner) + count * max(len(args[1]) - len(args[0]), 0) > MAX_TEXT:
+            raise _LimitExceeded(f"replace would build a text longer than {MAX_TEXT:,} characters")
+    elif name == "join" and args:
+        items = list(args[0]) if not isinstance(args[0], (str, list, tuple)) else args[0]
+        if _weight(items) + len(owner) * len(items) > MAX_TEXT:
+            raise _LimitExceeded(f"join would build a text longer than {MAX_TEXT:,} characters")
+    elif name in ("format", "format_map"):
+        _format_estimate(owner, [*args, *kwargs.values()])
+    elif name == "expandtabs":
+        size = args[0] if args else kwargs.get("tabsize", 8)
+        if isinstance(size, int) and owner.count("\t") * size > MAX_TEXT:
+            raise _LimitExceeded(f"expandtabs would build a text longer than {MAX_TEXT:,} characters")
+    elif name in ("translate", "maketrans"):
+        raise _LimitExceeded(f"str.{name} is not available in templates")
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with every operator that can build large values, every call and every filter bounded."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+", "//"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _tick()
+        if operator == "**" and type(left) in (int, bool) and type(right) in (int, bool) and right > 0:
+            if max(abs(left).bit_length() - 1, 0) * right > MAX_INT_BITS:
+                raise _LimitExceeded(f"the power would have more than {MAX_INT_BITS:,} bits")
+        elif operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if isinstance(sequence, (str, list, tuple)) and isinstance(times, int) and times > 0:
+                    if _weight(sequence) * times > MAX_TEXT or len(sequence) * times > MAX_TEXT:
+                        raise _LimitExceeded(f"the repetition would be longer than {MAX_TEXT:,}")
+            if type(left) is int and type(right) is int and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise _LimitExceeded(f"the product would have more than {MAX_INT_BITS:,} bits")
+        elif operator == "+" and not (isinstance(left, (int, float)) and isinstance(right, (int, float))):
+            if _weight(left) + _weight(right) > MAX_TEXT:
+                raise _LimitExceeded(f"the sum would be longer than {MAX_TEXT:,} characters")
+        elif operator == "%" and isinstance(left, str):
+            _format_estimate(left, right if isinstance(right, tuple) else [right])
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        _tick()
+        _check_arguments(args, kwargs)
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            _estimate_method(owner, getattr(__obj, "__name__", ""), args, kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        _check_size(result, "a call's result")
+        return result
+
+
+def _bounded_filter(name: str, function: Any) -> Any:
+    passes = getattr(function, "jinja_pass_arg", None)
+
+    @functools.wraps(function)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _tick()
+        arguments = args[1:] if passes is not None else args
+        _check_arguments(arguments, kwargs)
+        value, rest = (arguments[0], arguments[1:]) if arguments else (None, ())
+        if name == "format":
+            _format_estimate(value, [*rest, *kwargs.values()])
+        elif name == "replace" and isinstance(value, str) and len(rest) >= 2:
+            _estimate_method(value, "replace", [str(rest[0]), str(rest[1])], {})
+        elif name == "indent" and isinstance(value, str):
+            width = rest[0] if rest else kwargs.get("width", 4)
+            width = len(width) if isinstance(width, str) else width
+            if isinstance(width, int) and (value.count("\n") + 1) * width > MAX_TEXT:
+                raise _LimitExceeded(f"indent would build a text longer than {MAX_TEXT:,} characters")
+        elif name == "wordwrap" and isinstance(value, str):
+            wrapstring = rest[2] if len(rest) >= 3 else kwargs.get("wrapstring") or "\n"
+            if len(value) * max(len(str(wrapstring)), 1) > MAX_TEXT:
+                raise _LimitExceeded(f"wordwrap would build a text longer than {MAX_TEXT:,} characters")
+        elif name == "sum" and not isinstance(kwargs.get("start", rest[1] if len(rest) > 1 else 0), (int, float)):
+            raise _LimitExceeded("sum adds numbers only (join lists with | join or ~)")
+        result = function(*args, **kwargs)
+        _check_size(result, f"the result of | {name}")
+        return result
+
+    return bounded
+
+
+def _iterate(value: Any) -> Iterator[Any]:
+    """``{% for %}``: each iteration is a step of the render's budget."""
+    for item in value:
+        _tick()
+        yield item
+
+
+def _concatenate(values: Sequence[Any]) -> str:
+    """``a ~ b``: the joined text is checked before it is built."""
+    texts = [value if isinstance(value, str) else str(value) for value in values]
+    if sum(map(len, texts)) > MAX_TEXT:
+        raise _LimitExceeded(f"~ would build a text longer than {MAX_TEXT:,} characters")
+    return "".join(texts)
+
+
+def _bounded_range(*args: Any) -> range:
+    numbers = range(*args)
+    if len(numbers) > MAX_RANGE:
+        raise _LimitExceeded(f"range() of {len(numbers):,} numbers (at most {MAX_RANGE:,})")
+    return numbers
+
+
+def _make_environment(finalize: Any, filters: Mapping[str, Any]) -> ImmutableSandboxedEnvironment:
+    # optimized=False: Jinja's optimizer would evaluate constant expressions ({{ 'a' * 10**9 }}) while
+    # compiling, outside every limit.
+    environment = _BoundedSandbox(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=finalize,
+        optimized=False,
     )
-    environment.filters["join"] = _shell_join
+    environment.filters.update(filters)
+    environment.filters = {name: _bounded_filter(name, function) for name, function in environment.filters.items()}
+    environment.filters["toolkit iterate"] = _iterate
+    environment.filters["toolkit concat"] = _concatenate
+    environment.globals["range"] = _bounded_range
+    del environment.globals["lipsum"]  # text generator: nothing a command needs, and a way to make megabytes
     return environment
 
 
-@functools.cache
-def _text_environment() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize_text
-    )
+_SHELL_ENVIRONMENT = _make_environment(
+    _finalize_shell, {"join": _shell_join, ALLOW_LEADING_DASH: _allow_leading_dash}
+)
+_SHELL_ENVIRONMENT.filters["toolkit value"] = _place_value
+# In text (register meta, output paths) the marker has nothing to allow: the value is used as it is.
+_TEXT_ENVIRONMENT = _make_environment(_finalize_text, {ALLOW_LEADING_DASH: lambda value: value})
 
 
 # ----------------------------------------------------------------------------------------- simple templates
@@ -527,6 +1016,9 @@ class _Lookup(NamedTuple):
     # The key of a first step that can read the context directly (see _render_simple), and the steps after it.
     first: Any
     rest: tuple[tuple[int, Any], ...]
+    # Command templates: where the value lands (toolkit.shell.Placement) and whether its slot is metadata.
+    placement: Any = None
+    from_metadata: bool = True
 
 
 @dataclass(frozen=True)
@@ -563,10 +1055,42 @@ def _simple_template(environment: jinja2.Environment, template: str) -> _SimpleT
     finalize = _SIMPLE_FINALIZE.get(environment.finalize)
     if finalize is None:
         return None
+    if environment.finalize is _finalize_shell:
+        segments = _placed_segments(segments)
     literal = None
     if all(type(segment) is str for segment in segments):
         literal = "".join(segments)
     return _SimpleTemplate(tuple(segments), finalize, literal)
+
+
+def _placed_segments(segments: list[str | _Lookup]) -> list[str | _Lookup]:
+    """A command's lookups with where each lands: the template's literal text is the whole shell code."""
+    from toolkit import shell
+
+    lookups = [segment for segment in segments if type(segment) is not str]
+    if not lookups:
+        return segments
+    tag = "s"
+    numbers = {id(segment): number for number, segment in enumerate(lookups)}
+    skeleton = "".join(
+        segment if type(segment) is str else shell.marker(tag, numbers[id(segment)]) for segment in segments
+    )
+    analysis = shell.analyse(skeleton, shell.marker_pattern(tag))
+    placement_of = {placement.number: placement for placement in analysis.placements}
+    placed: list[str | _Lookup] = []
+    for segment in segments:
+        if type(segment) is str:
+            placed.append(segment)
+            continue
+        placement = placement_of.get(numbers[id(segment)])
+        if placement is not None and placement.problem is None and analysis.syntax_error is not None:
+            placement = dataclasses.replace(placement, problem=(
+                f"the command is {analysis.syntax_error[1]} (as the toolkit's shell parser reads it), so where "
+                "its values land cannot be checked"), advice="")
+        placed.append(segment._replace(
+            placement=placement, from_metadata=segment.slot not in ("params", "resources")
+        ))
+    return placed
 
 
 def _simple_lookup(node: jinja2.nodes.Node) -> _Lookup | None:
@@ -612,11 +1136,12 @@ def _render_simple(
     # Only the slots the template uses are built; building one cannot fail for str or Hail-file paths.
     slots: dict[str, Any] = {}
     parts: list[str] = []
+    misplaced: tuple[str, int] | None = None
     for segment in simple.segments:
         if type(segment) is str:
             parts.append(segment)
             continue
-        slot, steps, lineno, first, rest = segment
+        slot, steps, lineno, first, rest, placement, from_metadata = segment
         try:
             # The first step straight from the context when its result is what the slot object would give:
             # a read or an output path, or a field that _wrap leaves as it is.
@@ -654,11 +1179,33 @@ def _render_simple(
                 else:
                     value = environment.getattr(value, key)
             parts.append(finalize(value))
+            # The common case first: one text at the start of an argument, not starting with '-'. Placement
+            # problems are reported after every value rendered, as the Jinja path finds them in the output.
+            if placement is not None and misplaced is None:
+                if not (type(value) is str and placement.problem is None and value[:1] != "-"):
+                    problem = _simple_placement_problem(placement, value, from_metadata)
+                    if problem:
+                        misplaced = (problem, lineno)
         except _TEMPLATE_FAILURES as error:
             raise RenderError(
                 _problem_of(error), template_name=name, group_id=context.group_id, lineno=lineno
             ) from None
-    return "".join(parts)
+    if misplaced is not None:
+        raise RenderError(misplaced[0], template_name=name, group_id=context.group_id, lineno=misplaced[1])
+    text = "".join(parts)
+    if len(text) > MAX_TEXT:
+        raise RenderError(f"the rendered text is longer than {MAX_TEXT:,} characters", template_name=name,
+                          group_id=context.group_id, limit=True)
+    return text
+
+
+def _simple_placement_problem(placement: Any, value: Any, from_metadata: bool) -> str | None:
+    if placement.problem:
+        return _placement_problem(placement, (), True)
+    if isinstance(value, (_Slots, Mapping)) or value is None:
+        return None  # the finalizer says what is wrong with it
+    words = tuple(_as_text(item) for item in value) if _is_word_list(value) else (_as_text(value),)
+    return _placement_problem(placement, words, not from_metadata)
 
 
 def _simple_finalize_shell(value: Any) -> str:

@@ -26,6 +26,9 @@ from graphql import (
     parse,
     validate,
 )
+from graphql.language import Lexer, Source, TokenKind
+
+from toolkit.spec.limits import MAX_QUERY_DEPTH, MAX_QUERY_TOKENS
 
 
 class SchemaUnavailable(Exception):
@@ -105,10 +108,38 @@ def _problem(error: GraphQLError, prefix: str) -> QueryProblem:
                         location.column if location else None, length)
 
 
+_OPENING = {TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L}
+_CLOSING = {TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R}
+
+
+def _too_deep(text: str) -> QueryProblem | None:
+    """The first bracket nested deeper than MAX_QUERY_DEPTH, found with the (iterative) lexer before the
+    (recursive) parser sees the query; syntax errors are left to the parser to report."""
+    lexer = Lexer(Source(text))
+    depth = 0
+    try:
+        token = lexer.advance()
+        while token.kind != TokenKind.EOF:
+            if token.kind in _OPENING:
+                depth += 1
+                if depth > MAX_QUERY_DEPTH:
+                    return QueryProblem(f"the query nests deeper than {MAX_QUERY_DEPTH} levels: no Metamist query "
+                                        "needs that", token.line, token.column, 1)
+            elif token.kind in _CLOSING:
+                depth -= 1
+            token = lexer.advance()
+    except GraphQLSyntaxError:
+        pass
+    return None
+
+
 def check_query(text: str) -> QueryCheck:
     """Parse and validate a query; never raises for a bad query (SchemaUnavailable if no schema)."""
+    deep = _too_deep(text)
+    if deep is not None:
+        return QueryCheck([deep], {}, False)
     try:
-        document: DocumentNode = parse(text)
+        document: DocumentNode = parse(text, max_tokens=MAX_QUERY_TOKENS)
     except GraphQLSyntaxError as error:
         message = error.message.removeprefix("Syntax Error: ")
         location = error.locations[0] if error.locations else None

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from toolkit.spec._source import Path_, SourceDocument
 from toolkit.spec.diagnostics import Diagnostic
+from toolkit.spec.limits import MAX_UNKNOWN_KEYS_SHOWN
 from toolkit.spec.models import JobSpec
 
 _BRANCH_WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean", "none": "null"}
@@ -205,8 +206,13 @@ def _position(document: SourceDocument, path: Path_, where: str, message: str, e
 def shape_diagnostics(document: SourceDocument, error: ValidationError) -> list[Diagnostic]:
     diagnostics: list[Diagnostic] = []
     union_failures: dict[Path_, list[tuple[list[str], dict, Path_]]] = {}
+    unknown_keys: list[Path_] = []
     for item in error.errors(include_url=False):
         path, tags = _split_location(document, item["loc"], item["type"])
+        if item["type"] == "extra_forbidden" and not tags:
+            unknown_keys.append(path)
+            if len(unknown_keys) > MAX_UNKNOWN_KEYS_SHOWN:
+                continue  # counted, not described: thousands of "unknown key" lines help nobody
         if tags:
             # The union's own path is where the first spliced tag sits.
             first_tag_index = next(i for i, part in enumerate(item["loc"]) if str(part) == tags[0])
@@ -226,4 +232,9 @@ def shape_diagnostics(document: SourceDocument, error: ValidationError) -> list[
         expected = _join_alternatives([_branch_word(f[0][0]) for f in failures])
         message = f"{dotted(union_path)}: expected {expected}, got {describe(value)}"
         diagnostics.append(document.at_value(union_path, message))
+    hidden = unknown_keys[MAX_UNKNOWN_KEYS_SHOWN:]
+    if hidden:
+        diagnostics.append(document.at_key(
+            hidden[0], f"{len(hidden):,} more unknown keys from here on (only the first {MAX_UNKNOWN_KEYS_SHOWN} "
+                       f"are described; {len(unknown_keys):,} in all)"))
     return diagnostics

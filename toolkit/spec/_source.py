@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError
+from ruamel.yaml.composer import Composer
+from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 from toolkit.spec.diagnostics import Diagnostic, Severity, guess_span_end, split_lines
+from toolkit.spec.limits import MAX_DEPTH, MAX_NUMBER_CHARS, MAX_VALUES
 
 Path_ = tuple[str | int, ...]  # a location in the data: keys and list indexes from the top
 
@@ -183,7 +186,7 @@ class SourceDocument:
         if found != path:
             return self.at_key(found, message, severity)
         node = entry.value
-        if isinstance(node, ScalarNode) and node.style in ("|", ">"):
+        if isinstance(node, ScalarNode) and node.style in ("|", ">") and node.value:
             # Point at the first line of the block's content rather than its `|` header.
             locator = ScalarLocator(node, self.lines, str(self.get(path, "")))
             line, column = locator.at(1, 1)
@@ -199,8 +202,8 @@ class SourceDocument:
         """At a character inside the string value of ``path`` (by 1-based text line/column, or by offset)."""
         entry = self.nodes.get(path)
         text = self.get(path)
-        if entry is None or not isinstance(entry.value, ScalarNode) or not isinstance(text, str):
-            return self.at_value(path, message, severity)
+        if entry is None or not isinstance(entry.value, ScalarNode) or not isinstance(text, str) or not text:
+            return self.at_value(path, message, severity)  # an empty block has no line of its own to point at
         locator = ScalarLocator(entry.value, self.lines, text)
         if offset is not None:
             file_line, file_column = locator.at_offset(offset)
@@ -226,16 +229,99 @@ class _Unusable(Exception):
     pass
 
 
-_MAX_VALUES = 200_000  # far beyond any real spec; stops alias bombs (`&a [*a, *a, ...]` nested) early
+class _TooMuch(Exception):
+    """A bound of toolkit.spec.limits was crossed while composing; ``mark`` is where."""
+
+    def __init__(self, message: str, mark: Any, length: int = 1):
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+        self.length = length  # characters to underline from the mark
 
 
-def _plain(value: Any, active: set[int] | None = None, budget: list[int] | None = None) -> Any:
+_NUMBER_TAGS = {_STANDARD_TAG_PREFIX + "int", _STANDARD_TAG_PREFIX + "float"}
+
+
+class _BoundedComposer(Composer):
+    """ruamel's composer, stopped with a positioned error before a hostile document costs anything.
+
+    ruamel recurses once per nesting level and would follow an alias to a value that contains it; its
+    constructor then expands aliases. Here, before any of that: nesting deeper than MAX_DEPTH, more than
+    MAX_VALUES values counting every alias as the values it stands for (an alias bomb is measured, never
+    expanded), an alias inside the value it names, and numbers longer than MAX_NUMBER_CHARS.
+    """
+
+    def __init__(self, loader: Any = None):
+        super().__init__(loader)
+        self.warn_double_anchors = False  # ruamel prints those as Python warnings; they become diagnostics
+        self.reused_anchors: list[tuple[str, Any, Any]] = []  # (anchor, where again, where first)
+        self._values = 0
+        self._nesting = 0
+        self._expanded_size: dict[int, int] = {}  # id(anchored node) -> values it stands for
+
+    def _count(self, values: int, mark: Any, alias: str | None = None) -> None:
+        self._values += values
+        if self._values > MAX_VALUES:
+            through = f" (alias *{alias} stands for {values:,} values)" if alias and values > 1 else ""
+            raise _TooMuch(f"the jobspec has more than {MAX_VALUES:,} keys and values{through}: "
+                           "no jobspec needs that many", mark, len(alias) + 1 if alias else 1)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            target = self.anchors.get(event.anchor)
+            # A collection gets its end mark when it is complete: without one, the alias is inside it.
+            if isinstance(target, CollectionNode) and target.end_mark is None:
+                raise _TooMuch(f"alias *{event.anchor} is inside the value &{event.anchor} it names: "
+                               "a value that contains itself has no end", event.start_mark, len(event.anchor) + 1)
+            if target is not None:
+                self._count(self._expanded_size.get(id(target), 1), event.start_mark, event.anchor)
+            return super().compose_node(parent, index)
+        if self._nesting >= MAX_DEPTH:
+            raise _TooMuch(f"the YAML nests deeper than {MAX_DEPTH} levels: no jobspec needs that", event.start_mark)
+        if event.anchor is not None and event.anchor in self.anchors:
+            self.reused_anchors.append((event.anchor, event.start_mark, self.anchors[event.anchor].start_mark))
+        before = self._values
+        self._count(1, event.start_mark)
+        self._nesting += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._nesting -= 1
+        if event.anchor is not None:
+            self._expanded_size[id(node)] = self._values - before
+        return node
+
+    def compose_scalar_node(self, anchor: Any) -> Any:
+        node = super().compose_scalar_node(anchor)
+        tag = str(getattr(node.tag, "value", node.tag))
+        if tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+            raise _TooMuch(f"a number of {len(node.value):,} characters: numbers in a jobspec have at most "
+                           f"{MAX_NUMBER_CHARS} (quote it to make it text)", node.start_mark, len(node.value))
+        return node
+
+
+class _CheckedConstructor(RoundTripConstructor):
+    """A value that YAML recognises by its look or its tag but Python cannot build becomes a positioned YAML
+    error. ruamel raises whatever Python raises for those: ValueError for ``2020-13-45`` (month 13), IndexError
+    for ``!!int ''``; every node is built here, so nothing else is caught."""
+
+    def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
+        try:
+            return super().construct_non_recursive_object(node, tag)
+        except YAMLError:
+            raise
+        except Exception as error:  # noqa: BLE001 - see the class comment
+            shown = repr(node.value) if isinstance(node, ScalarNode) else "this value"
+            kind = str(getattr(node.tag, "value", node.tag)).replace(_STANDARD_TAG_PREFIX, "!!")
+            raise ConstructorError(
+                None, None, f"cannot read {shown} as {kind} ({error}); quote it to make it text", node.start_mark
+            ) from None
+
+
+def _plain(value: Any, active: set[int] | None = None) -> Any:
     """ruamel's round-trip types -> plain dict/list/str/int/float/bool, so validation sees ordinary data."""
     active = set() if active is None else active
-    budget = [_MAX_VALUES] if budget is None else budget
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _Unusable("the YAML expands to too many values (aliases repeated inside aliases?)")
     if isinstance(value, (dict, list, tuple)):
         if id(value) in active:
             raise _Unusable("a YAML alias refers to a value that contains it (a recursive structure)")
@@ -244,10 +330,10 @@ def _plain(value: Any, active: set[int] | None = None, budget: list[int] | None 
             if isinstance(value, dict):
                 # A complex key (`? [a, b]`) is no valid jobspec key; as text it is still reported as unknown.
                 return {
-                    (k if isinstance(k, (str, int, float)) or k is None else str(k)): _plain(v, active, budget)
+                    (k if isinstance(k, (str, int, float)) or k is None else str(k)): _plain(v, active)
                     for k, v in value.items()
                 }
-            return [_plain(v, active, budget) for v in value]
+            return [_plain(v, active) for v in value]
         finally:
             active.discard(id(value))
     if isinstance(value, bool):
@@ -263,7 +349,7 @@ def _plain(value: Any, active: set[int] | None = None, budget: list[int] | None 
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     tagged = getattr(value, "value", None)  # ruamel TaggedScalar; its tag is reported separately
-    return _plain(tagged, active, budget) if tagged is not None else str(value)
+    return _plain(tagged, active) if tagged is not None else str(value)
 
 
 def _yaml_problem(file: str, error: YAMLError) -> Diagnostic:
@@ -299,6 +385,8 @@ def parse_yaml(file: str, text: str) -> tuple[SourceDocument, list[Diagnostic]]:
     Returns the document and the diagnostics found while reading it (custom tags).
     """
     yaml = YAML(typ="rt")
+    yaml.Composer = _BoundedComposer
+    yaml.Constructor = _CheckedConstructor
     try:
         # One parse: the composed node tree gives positions, the round-trip constructor builds the data
         # from that same tree (what YAML.load does internally).
@@ -306,6 +394,10 @@ def parse_yaml(file: str, text: str) -> tuple[SourceDocument, list[Diagnostic]]:
         loaded = yaml.constructor.construct_document(root) if root is not None else None
     except YAMLError as error:
         raise YamlProblem(_yaml_problem(file, error)) from None
+    except _TooMuch as problem:
+        mark = problem.mark
+        column = mark.column + 1
+        raise YamlProblem(Diagnostic(file, mark.line + 1, column, problem.message, column + problem.length)) from None
     if root is None:
         raise YamlProblem(Diagnostic(file, 1, 1, "the jobspec is empty: expected a mapping with version, name, image..."))
     try:
@@ -318,7 +410,12 @@ def parse_yaml(file: str, text: str) -> tuple[SourceDocument, list[Diagnostic]]:
         raise YamlProblem(document.at_value((), f"a jobspec must be a mapping of keys (version, name, ...), not {kind}"))
     tagged: list[Node] = []
     _custom_tags(root, tagged, set())
-    diagnostics = []
+    diagnostics = [
+        Diagnostic(file, again.line + 1, again.column + 1,
+                   f"anchor &{anchor} is defined again (first at line {first.line + 1}): the aliases *{anchor} after "
+                   "this line stand for this value", again.column + 2 + len(anchor), "warning")
+        for anchor, again, first in yaml.composer.reused_anchors
+    ]
     for node in tagged:
         tag = getattr(node.tag, "value", node.tag)
         diagnostics.append(

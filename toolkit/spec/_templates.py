@@ -15,10 +15,13 @@ from jinja2 import TemplateAssertionError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 
-@functools.cache
 def _parser() -> SandboxedEnvironment:
-    # Parsing only: the environment that renders (plan stage) adds StrictUndefined and quoting.
-    return SandboxedEnvironment()
+    # The renderer's own environment (its filters, tests and globals are what a template may use); it never
+    # folds constants while compiling, so checking {{ 'a' * 10**9 }} builds nothing. Imported here, not at
+    # the top: toolkit.plan imports toolkit.spec.
+    from toolkit.plan.render import parsing_environment
+
+    return parsing_environment()
 
 
 @dataclass(frozen=True)
@@ -159,3 +162,120 @@ def _unknown_filters_and_tests(tree: nodes.Template, lines: list[str]) -> list[T
             problems.append(TemplateProblem(
                 f"unknown {what} '{node.name}'" + (f" ({hint})" if hint else ""), node.lineno, column, length))
     return problems
+
+
+# ------------------------------------------------------------------------------ where command values go
+
+
+@dataclass(frozen=True)
+class _Piece:
+    skeleton_start: int
+    template_start: int
+    length: int  # in the template
+    marker: bool
+
+
+@dataclass
+class CommandSkeleton:
+    """The command template as shell: each ``{{ }}`` a marker word, ``{% %}`` tags and comments removed."""
+
+    text: str
+    pieces: list[_Piece]
+    has_blocks: bool
+    tags: list[tuple[int, int]]  # marker number -> (template offset, length) of its ``{{ ... }}``
+
+    def template_offset(self, skeleton_offset: int) -> int:
+        for piece in reversed(self.pieces):
+            if piece.skeleton_start <= skeleton_offset:
+                if piece.marker:
+                    return piece.template_start
+                return piece.template_start + min(skeleton_offset - piece.skeleton_start, piece.length)
+        return 0
+
+
+def command_skeleton(text: str, tag: str) -> CommandSkeleton | None:
+    """None when the template does not lex (its syntax error is reported elsewhere)."""
+    from toolkit import shell
+
+    source = re.sub(r"\r\n?", "\n", text)
+    try:
+        tokens = list(_lexer_environment().lexer.tokeniter(source, None))
+    except TemplateSyntaxError:
+        return None
+    parts: list[str] = []
+    pieces: list[_Piece] = []
+    tags: list[tuple[int, int]] = []
+    has_blocks = False
+    length = 0
+    cursor = 0
+    tag_start = None
+    in_block = False
+    for _line, kind, value in tokens:
+        found = source.find(value, cursor) if value else cursor
+        if found < 0 or source[cursor:found].strip():
+            return None  # the tokens do not map back onto the text: no positions to give
+        cursor = found + len(value)
+        if kind == "variable_begin":
+            tag_start = found
+        elif kind == "variable_end" and tag_start is not None:
+            word = shell.marker(tag, len(tags))
+            tags.append((tag_start, cursor - tag_start))
+            pieces.append(_Piece(length, tag_start, cursor - tag_start, True))
+            parts.append(word)
+            length += len(word)
+            tag_start = None
+        elif kind == "block_begin":
+            in_block = True
+            has_blocks = True
+        elif kind == "block_end":
+            in_block = False
+        elif kind == "data" and tag_start is None and not in_block:
+            pieces.append(_Piece(length, found, len(value), False))
+            parts.append(value)
+            length += len(value)
+    return CommandSkeleton("".join(parts), pieces, has_blocks, tags)
+
+
+@functools.cache
+def _lexer_environment() -> SandboxedEnvironment:
+    # The renderer's lexing options: newlines kept, no line statements or block trimming.
+    return SandboxedEnvironment(keep_trailing_newline=True)
+
+
+def command_placement_problems(text: str) -> list[TemplateProblem]:
+    """Every ``{{ }}`` of a command template that is not a plain shell word, and shell syntax errors."""
+    from toolkit import shell
+
+    tag = "v"
+    skeleton = command_skeleton(text, tag)
+    if skeleton is None:
+        return []
+    analysis = shell.analyse(skeleton.text, shell.marker_pattern(tag))
+    source = re.sub(r"\r\n?", "\n", text)
+    problems = []
+    for placement in analysis.placements:
+        if placement.problem is None or placement.number >= len(skeleton.tags):
+            continue
+        offset, length = skeleton.tags[placement.number]
+        line, column = _line_column(source, offset)
+        shown = re.sub(r"\s+", " ", source[offset : offset + length])
+        shown = shown if len(shown) <= 40 else shown[:36] + " }}"
+        message = placement.problem.replace("{{ ... }}", shown, 1)
+        message += f": {placement.advice}" if placement.advice else ""
+        problems.append(TemplateProblem(message, line, column, length))
+    if analysis.syntax_error is not None:
+        offset, message = analysis.syntax_error
+        line, column = _line_column(source, skeleton.template_offset(offset))
+        if skeleton.has_blocks:
+            problems.append(TemplateProblem(
+                f"cannot check where values go: the command without its {{% %}} tags is {message} "
+                "(each group's command is checked when the plan is made)", line, column, 1, "warning"))
+        else:
+            problems.append(TemplateProblem(
+                f"the command is {message}; values can only be placed in valid shell", line, column, 1))
+    return problems
+
+
+def _line_column(source: str, offset: int) -> tuple[int, int]:
+    line = source.count("\n", 0, offset) + 1
+    return line, offset - (source.rfind("\n", 0, offset) + 1) + 1

@@ -8,8 +8,9 @@ underline (``^~~~``) under the offending span, so the user can fix everything in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Literal
+
+from toolkit.spec._file import SpecFileProblem, read_spec_bytes
 
 Severity = Literal["error", "warning"]
 
@@ -53,13 +54,28 @@ def guess_span_end(line: str, column: int) -> int:
     return max(end + 1, column + 1)
 
 
-def _underline(source_line: str, diagnostic: Diagnostic) -> str:
+# A longer source line is shown as a window around the diagnostic (a one-line file of 100,000 brackets is no
+# help on a terminal).
+SHOWN_LINE_CHARS = 160
+_CONTEXT_BEFORE = 40
+
+
+def _excerpt(source_line: str, diagnostic: Diagnostic) -> tuple[str, str]:
+    """(the source line as shown, its underline)."""
     start = max(diagnostic.column - 1, 0)
     end_column = diagnostic.end_column or guess_span_end(source_line, diagnostic.column)
     width = max(end_column - diagnostic.column, 1)
+    shown, caret = source_line, start
+    if len(source_line) > SHOWN_LINE_CHARS:
+        first = max(0, min(start - _CONTEXT_BEFORE, len(source_line) - SHOWN_LINE_CHARS))
+        last = first + SHOWN_LINE_CHARS
+        prefix = "..." if first else ""
+        shown = prefix + source_line[first:last] + ("..." if last < len(source_line) else "")
+        caret = len(prefix) + start - first
+        width = max(min(width, last - start), 1)
     # Keep tabs in the padding so the caret lines up whatever the terminal's tab width.
-    padding = "".join(char if char == "\t" else " " for char in source_line[:start])
-    return padding + "^" + "~" * (width - 1)
+    padding = "".join(char if char == "\t" else " " for char in shown[:caret])
+    return shown, padding + "^" + "~" * (width - 1)
 
 
 def render_diagnostics(diagnostics: Iterable[Diagnostic], sources: dict[str, str] | None = None) -> str:
@@ -81,8 +97,8 @@ def render_diagnostics(diagnostics: Iterable[Diagnostic], sources: dict[str, str
         if lines is None or diagnostic.line > len(lines):
             blocks.append(header)
             continue
-        source_line = lines[diagnostic.line - 1]
-        blocks.append(f"{header}\n{source_line}\n{_underline(source_line, diagnostic)}")
+        shown, underline = _excerpt(lines[diagnostic.line - 1], diagnostic)
+        blocks.append(f"{header}\n{shown}\n{underline}")
     errors = sum(1 for d in ordered if d.is_error)
     warnings = len(ordered) - errors
     if errors or warnings:
@@ -99,8 +115,8 @@ def _read_lines(file: str, sources: dict[str, str] | None) -> list[str] | None:
     else:
         try:
             # Undecodable bytes are shown replaced: the diagnostic may be about exactly those bytes.
-            text = Path(file).read_bytes().decode("utf-8-sig", errors="replace")
-        except OSError:
+            text = read_spec_bytes(file).decode("utf-8-sig", errors="replace")
+        except SpecFileProblem:
             return None
     return split_lines(text)
 

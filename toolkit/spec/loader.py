@@ -13,9 +13,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from toolkit.errors import SpecError
+from toolkit.spec._file import SpecFileProblem, read_spec_bytes
 from toolkit.spec._shape import shape_diagnostics
-from toolkit.spec._source import YamlProblem, parse_yaml
+from toolkit.spec._source import SourceDocument, YamlProblem, parse_yaml
 from toolkit.spec.diagnostics import Diagnostic
+from toolkit.spec.limits import MAX_ERRORS_SHOWN
 from toolkit.spec.models import JobSpec
 from toolkit.spec.validate import cross_field_diagnostics
 
@@ -27,10 +29,19 @@ class LoadedSpec:
     text: str
     content_hash: str  # sha256 hex of the file's bytes, recorded in provenance
     warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
+    # The parsed YAML with positions, for errors found after loading (plan time) that point into the file.
+    document: SourceDocument | None = field(default=None, compare=False, repr=False)
 
     def resolve(self, relative: str | Path) -> Path:
         """A path written in the spec, relative to the spec file's folder (absolute paths are kept)."""
         return (self.path.parent / relative).resolve()
+
+    def at_value(self, path: tuple[str | int, ...], message: str, severity: str = "error") -> Diagnostic:
+        """A diagnostic at the value of ``path`` (e.g. ``("register", "report", "type")``) in this spec's file."""
+        document = self.document
+        if document is None:
+            document, _ = parse_yaml(str(self.path), self.text)
+        return document.at_value(path, message, severity)
 
 
 def _whole_file(file: str, message: str) -> SpecError:
@@ -50,18 +61,32 @@ def _decode(file: str, raw: bytes) -> str:
         ) from None
 
 
+def _at_most_shown(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The first MAX_ERRORS_SHOWN diagnostics by position, then one saying how many more there are."""
+    if len(diagnostics) <= MAX_ERRORS_SHOWN:
+        return diagnostics
+    first_hidden = diagnostics[MAX_ERRORS_SHOWN]
+    hidden = diagnostics[MAX_ERRORS_SHOWN:]
+    errors = sum(1 for d in hidden if d.is_error)
+    counts = [f"{count:,} more {word}{'s' if count != 1 else ''}"
+              for count, word in ((errors, "error"), (len(hidden) - errors, "warning")) if count]
+    summary = Diagnostic(
+        first_hidden.file, first_hidden.line, first_hidden.column,
+        f"{' and '.join(counts)} from here on (only the first {MAX_ERRORS_SHOWN} are shown: fix those and "
+        "validate again)",
+        first_hidden.end_column,
+    )
+    return diagnostics[:MAX_ERRORS_SHOWN] + [summary]
+
+
 def load_spec(path: Path | str) -> LoadedSpec:
     """Read, validate and cross-check a jobspec; raise SpecError with every diagnostic if anything is wrong."""
     file = str(path)
     spec_path = Path(path)
     try:
-        raw = spec_path.read_bytes()
-    except FileNotFoundError:
-        raise _whole_file(file, "no such jobspec file") from None
-    except IsADirectoryError:
-        raise _whole_file(file, "is a folder, not a jobspec file") from None
-    except OSError as error:
-        raise _whole_file(file, f"cannot read the jobspec: {error.strerror or error}") from None
+        raw = read_spec_bytes(spec_path)
+    except SpecFileProblem as problem:
+        raise _whole_file(file, str(problem)) from None
     text = _decode(file, raw)
     try:
         document, diagnostics = parse_yaml(file, text)
@@ -78,11 +103,12 @@ def load_spec(path: Path | str) -> LoadedSpec:
     unique = list(dict.fromkeys(diagnostics))
     unique.sort(key=Diagnostic.sort_key)
     if model is None or any(d.is_error for d in unique):
-        raise SpecError(unique, source_name=file)
+        raise SpecError(_at_most_shown(unique), source_name=file)
     return LoadedSpec(
         path=spec_path.resolve(),
         model=model,
         text=text,
         content_hash=hashlib.sha256(raw).hexdigest(),
         warnings=tuple(unique),
+        document=document,
     )

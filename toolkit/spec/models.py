@@ -123,6 +123,12 @@ class OutputSection(StrictModel):
 class ResourcesSection(StrictModel):
     cpu: float = Field(default=1, gt=0)
     memory: str = "1Gi"
+
+    @field_validator("cpu")
+    @classmethod
+    def _whole_cpus_as_int(cls, value: float) -> float:
+        # `{{ resources.cpu }}` in a command renders what this holds: cpu: 2 must give `2`, not `2.0`.
+        return int(value) if value == int(value) else value
     storage: str = "auto"
     storage_floor: str = "1Gi"
     storage_margin: float = Field(default=1.2, ge=1.0)

@@ -7,16 +7,20 @@ part of the spec has a shape error: the author sees every problem in one pass.
 
 from __future__ import annotations
 
+import difflib
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import jmespath
 from jmespath.exceptions import IncompleteExpressionError, JMESPathError, LexerError
 
+from toolkit.metamist_types import shipped_analysis_types
 from toolkit.spec._graphql import SchemaUnavailable, check_query
 from toolkit.spec._shape import describe
 from toolkit.spec._source import Path_, SourceDocument
-from toolkit.spec._templates import SlotRules, check_template
+from toolkit.spec._templates import SlotRules, check_template, command_placement_problems
 from toolkit.spec.diagnostics import Diagnostic
 
 RESOURCE_SLOTS = {"cpu", "memory", "storage"}
@@ -34,6 +38,17 @@ def _jmespath_reason(error: JMESPathError) -> str:
     if reason == "invalid token" and token:
         return f"unexpected {token!r}"
     return reason[:1].lower() + reason[1:]
+
+
+def _file_kind(path: Path) -> str:
+    """"file", "folder", or why neither: "does not exist", or the system's reason (a name too long, a NUL...)."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "does not exist"
+    except (OSError, ValueError) as error:
+        return f"cannot be looked up ({getattr(error, 'strerror', None) or error})"
+    return "folder" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "is not a regular file"
 
 
 def _mapping(value: Any) -> dict:
@@ -149,6 +164,9 @@ class _Checker:
                 continue
             try:
                 jmespath.compile(expression)
+            except RecursionError:  # its parser recurses per bracket: `[[[[...` is not a JMESPath expression
+                self.error(self.document.at_value(
+                    path, f"invalid JMESPath expression in {'.'.join(map(str, path))}: nested too deeply"))
             except JMESPathError as error:
                 offset = getattr(error, "lex_position", None)
                 message = f"invalid JMESPath expression in {'.'.join(map(str, path))}: {_jmespath_reason(error)}"
@@ -191,9 +209,20 @@ class _Checker:
             self.template_uses[root] |= result.attributes_used.get(root, set())
         return result.first_use if result.parsed else None
 
+    def check_command_placements(self, path: Path_) -> None:
+        """Every value of the command must land in a plain shell word (toolkit/shell.py says why)."""
+        text = self.string_at(path)
+        if text is None:
+            return
+        for problem in command_placement_problems(text):
+            self.error(self.document.at_text(path, problem.message, line=problem.line, column=problem.column,
+                                             length=problem.length, severity=problem.severity))
+
     def check_templates(self) -> None:
         command_rules = self._rules(for_output_path=False)
         command_uses = self.check_template(("command",), command_rules)
+        if command_uses is not None:
+            self.check_command_placements(("command",))
         if command_uses and "reads" in command_uses and not self.has_reads:
             line, column = command_uses["reads"]
             self.error(self.document.at_text(
@@ -226,6 +255,54 @@ class _Checker:
             for index, item in enumerate(value):
                 self._check_meta(path + (index,), item, rules)
 
+    def check_render_limits(self) -> None:
+        """Render each template once with stand-in values, under the limits of a group's render.
+
+        A template that exceeds them whatever the metadata (nested loops over large ranges, a text of a
+        billion characters, a macro that calls itself) is an error here, rather than for every group at plan
+        time. Other failures of this render depend on the stand-in values and are not reported.
+        """
+        from toolkit.plan.render import CommandContext, RenderError, render_command, render_output_path, render_text
+
+        inputs = _mapping(self.data.get("inputs"))
+        stand_in = {"str": "value", "int": 1, "float": 1.0, "bool": True}
+        params = {}
+        for name, param in _mapping(self.data.get("params")).items():
+            param = _mapping(param)
+            params[name] = param["default"] if param.get("default") is not None else stand_in.get(param.get("type"), "value")
+        resources = _mapping(self.data.get("resources"))
+        context = CommandContext(
+            reads=["/inputs/R1.fastq.gz", "/inputs/R2.fastq.gz"],
+            outputs={name: f"/outputs/{name}" for name in self.outputs},
+            group={"id": "CPGSTANDIN", **{name: "value" for name in _mapping(inputs.get("fields"))}},
+            params=params,
+            resources={"cpu": resources.get("cpu", 1), "memory": resources.get("memory", "2Gi"),
+                       "storage": resources.get("storage", "10Gi")},
+        )
+        templates: list[tuple[Path_, Any]] = [(("command",), lambda text: render_command(text, context))]
+        for name in self.outputs:
+            path = ("outputs", name, "path")
+            templates.append((path, lambda text, n=name: render_output_path(text, context, name=f"outputs.{n}.path")))
+        for name, entry in _mapping(self.data.get("register")).items():
+            for key, value in _mapping(_mapping(entry).get("meta")).items():
+                if isinstance(value, str):
+                    templates.append((("register", name, "meta", key),
+                                      lambda text, k=key: render_text(text, context, name=f"meta.{k}")))
+        for path, render in templates:
+            text = self.string_at(path)
+            if text is None or ("{" not in text):
+                continue
+            try:
+                render(text)
+            except RenderError as error:
+                if not error.limit:
+                    continue
+                message = f"{error.problem}: a group's render may not take more (rendered once with stand-in values)"
+                if error.lineno:
+                    self.error(self.document.at_text(path, message, line=error.lineno))
+                else:
+                    self.error(self.document.at_value(path, message))
+
     def check_register(self) -> None:
         register = _mapping(self.data.get("register"))
         for name in register:
@@ -240,6 +317,76 @@ class _Checker:
                 f"output '{name}' is not registered (no register.{name}): it will be written but not recorded "
                 "in Metamist", "warning"))
 
+    def check_analysis_types(self) -> None:
+        """A type outside the ones Metamist is seeded with is refused at registration, after the jobs ran,
+        unless the deployment added it: a warning here (offline), an error in plan and run (they ask)."""
+        known = shipped_analysis_types()
+        for name, entry in _mapping(self.data.get("register")).items():
+            kind = _mapping(entry).get("type")
+            if not isinstance(kind, str) or kind in known:
+                continue
+            close = difflib.get_close_matches(kind, known, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            self.error(self.document.at_value(
+                ("register", name, "type"),
+                f"register.{name}.type: {kind!r} is not an Analysis type Metamist ships ({hint}types: "
+                f"{', '.join(known)}); registering fails unless your Metamist added it (`toolkit plan` asks it)",
+                "warning"))
+
+    def check_tests(self) -> None:
+        """A spec test's group, params and expectations against the spec, so `toolkit test` never meets a
+        name it cannot use, a fixture that is not there or a pattern that does not compile."""
+        accepted = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+        declared = _mapping(self.data.get("params"))
+        tests = self.data.get("tests")
+        for index, test in enumerate(tests if isinstance(tests, list) else []):
+            test = _mapping(test)
+            where: Path_ = ("tests", index)
+            group = _mapping(test.get("group"))
+            fields = group.get("fields", {})
+            missing = sorted(self.fields - set(_mapping(fields)))
+            if missing and isinstance(fields, dict) and "group" in test:
+                at = where + ("group", "fields") if "fields" in group else where + ("group",)
+                self.error(self.document.at_key(
+                    at, f"tests[{index}].group.fields lacks {', '.join(repr(m) for m in missing)}: inputs.fields "
+                        "declares it, so the templates may use it (give each test group every field)"))
+            reads = group.get("reads")
+            for read_index, read in enumerate(reads if isinstance(reads, list) else []):
+                if isinstance(read, str) and _file_kind(self.base_folder / read) != "file":
+                    # A warning: only `toolkit test` needs the fixtures, a run does not.
+                    self.error(self.document.at_value(
+                        where + ("group", "reads", read_index),
+                        f"fixture {read!r} is not a file (looked for {self.base_folder / read}): `toolkit test` "
+                        "fails this test", "warning"))
+            for name, value in _mapping(test.get("params")).items():
+                if name not in declared:
+                    known = ", ".join(sorted(self.params)) or "none declared"
+                    self.error(self.document.at_key(
+                        where + ("params", name), f"tests[{index}].params.{name} is not a declared param ({known})"))
+                    continue
+                kind = _mapping(declared[name]).get("type", "str")
+                if kind in accepted and (not isinstance(value, accepted[kind])
+                                         or (isinstance(value, bool) and kind != "bool")):
+                    self.error(self.document.at_value(
+                        where + ("params", name), f"tests[{index}].params.{name}: {describe(value)} is not of type {kind}"))
+            for output, expectation in _mapping(test.get("expect")).items():
+                if output not in self.outputs:
+                    known = ", ".join(sorted(self.outputs)) or "none"
+                    self.error(self.document.at_key(
+                        where + ("expect", output),
+                        f"tests[{index}].expect.{output} names an output that is not declared (outputs: {known})"))
+                patterns = _mapping(expectation).get("matches")
+                for pattern_index, pattern in enumerate(patterns if isinstance(patterns, list) else []):
+                    if not isinstance(pattern, str):
+                        continue
+                    try:
+                        re.compile(pattern)
+                    except re.error as error:
+                        self.error(self.document.at_value(
+                            where + ("expect", output, "matches", pattern_index),
+                            f"tests[{index}].expect.{output}.matches[{pattern_index}]: not a regular expression "
+                            f"({error})"))
+
     def check_params_used(self) -> None:
         for name in sorted(self.params - self.template_uses["params"]):
             self.error(self.document.at_key(
@@ -251,12 +398,13 @@ class _Checker:
         dockerfile = image.get("dockerfile")
         if isinstance(dockerfile, str):
             resolved = self.base_folder / dockerfile
-            if not resolved.is_file():
-                what = "is a folder, not a file" if resolved.is_dir() else "does not exist"
+            kind = _file_kind(resolved)
+            if kind != "file":
+                what = "is a folder, not a file" if kind == "folder" else kind
                 self.error(self.document.at_value(
                     ("image", "dockerfile"), f"Dockerfile {dockerfile!r} {what} (looked for {resolved})"))
         context = image.get("context")
-        if isinstance(context, str) and not (self.base_folder / context).is_dir():
+        if isinstance(context, str) and _file_kind(self.base_folder / context) != "folder":
             self.error(self.document.at_value(
                 ("image", "context"), f"build context {context!r} is not a folder (looked for {self.base_folder / context})"))
 
@@ -299,9 +447,12 @@ def cross_field_diagnostics(document: SourceDocument, base_folder: Path) -> list
     checker.check_param_defaults()
     checker.check_jmespath()
     checker.check_templates()
+    checker.check_render_limits()
     checker.check_register()
+    checker.check_analysis_types()
     checker.check_params_used()
     checker.check_files()
     checker.check_expectations()
+    checker.check_tests()
     checker.check_storage()
     return checker.diagnostics

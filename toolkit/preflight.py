@@ -1,0 +1,92 @@
+"""What Metamist would refuse after the jobs ran, found before anything runs, as positioned spec errors.
+
+``toolkit plan`` and ``toolkit run`` call :func:`check_before_running` first. It finds:
+
+* an Analysis type the server does not know (it answers ``enum { analysisType }``; Metamist's analysis table
+  has a foreign key to its type table, so an unknown type fails every registration);
+* an output category with no storage root in the cpg-utils config (cpg-utils would fail on the first group);
+* an output category whose storage root gives registration URIs without a scheme: Metamist refuses those
+  ("Output file path must contain a protocol prefix"), testing ``urlparse(path).scheme`` exactly as below
+  (db/python/tables/output_file.py). Local files are registered as ``file://`` URIs, so only a root that
+  looks like a URI but is none (``my bucket://x``, ``/data/a://b``) gets here.
+
+Each error points at the key of the spec that chose the value (``register.NAME.type``,
+``outputs.NAME.category``), so the author sees it where ``toolkit validate`` would have shown it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from typing import Callable
+from urllib.parse import urlparse
+
+from toolkit.errors import SpecError
+from toolkit.spec.diagnostics import Diagnostic
+
+ANALYSIS_TYPES_QUERY = "query AnalysisTypes { enum { analysisType } }"
+
+
+def server_analysis_types() -> tuple[str, ...]:
+    """The Analysis types the connected Metamist knows (its ``enum { analysisType }`` answer)."""
+    from toolkit.metamist_connection import graphql_query
+
+    return tuple(graphql_query(ANALYSIS_TYPES_QUERY)["enum"]["analysisType"])
+
+
+def analysis_type_diagnostics(loaded, known: tuple[str, ...], server: str) -> list[Diagnostic]:
+    diagnostics = []
+    for name, register in loaded.model.register.items():
+        if register.type in known:
+            continue
+        close = difflib.get_close_matches(register.type, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        diagnostics.append(loaded.at_value(
+            ("register", name, "type"),
+            f"register.{name}.type: Metamist at {server} has no Analysis type {register.type!r} ({hint}it has: "
+            f"{', '.join(known)}); every registration would fail after the jobs ran",
+        ))
+    return diagnostics
+
+
+def output_location_diagnostics(loaded, location: Callable[[str, str], str]) -> list[Diagnostic]:
+    """``location(suffix, category)`` is the plan's output locator (cpg-utils ``output_path``)."""
+    from cpg_utils.config import ConfigError
+    from toolkit.plan import registration_uri
+
+    diagnostics = []
+    for name, output in loaded.model.outputs.items():
+        try:
+            root = location("", output.category)
+        except (ConfigError, KeyError):
+            diagnostics.append(loaded.at_value(
+                ("outputs", name, "category"),
+                f"outputs.{name}.category: the cpg-utils config has no storage for category {output.category!r} "
+                f"(its [storage] section has: {', '.join(_storage_categories()) or 'none'})",
+            ))
+            continue
+        uri = registration_uri(os.path.join(root, "example"))
+        if not urlparse(uri).scheme:
+            diagnostics.append(loaded.at_value(
+                ("outputs", name, "category"),
+                f"outputs.{name}.category: category {output.category!r} stores under {root!r}, so outputs would be "
+                f"registered as {uri!r}, which has no URI scheme: Metamist refuses an output without one "
+                "(fix the category's storage root in the cpg-utils config)",
+            ))
+    return diagnostics
+
+
+def _storage_categories() -> list[str]:
+    from cpg_utils.config import get_config
+
+    section = (get_config().get("storage") or {}).get("default") or {}
+    return sorted(key for key, value in section.items() if isinstance(value, str) and key != "web_url")
+
+
+def check_before_running(loaded, location: Callable[[str, str], str], server: str) -> None:
+    """Raise one SpecError with every problem above; ask the server only when the spec registers something."""
+    diagnostics = output_location_diagnostics(loaded, location)
+    if loaded.model.register:
+        diagnostics += analysis_type_diagnostics(loaded, server_analysis_types(), server)
+    if diagnostics:
+        raise SpecError(sorted(diagnostics, key=Diagnostic.sort_key), source_name=diagnostics[0].file)
