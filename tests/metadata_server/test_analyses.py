@@ -138,3 +138,55 @@ def test_refused_connection_is_fast_and_one_line(restore_metamist_env):
         _create("CPGLCL17", output="gs://b/x", meta={})
     assert time.monotonic() - started < 5
     assert "\n" not in graphql_error.value.message and str(port) in graphql_error.value.message
+
+
+def test_creates_and_queries_during_a_bulk_load_from_another_process_all_succeed(server, tmp_path):
+    """A load holds SQLite's write lock for seconds: concurrent creates wait for it, none fails as "locked"."""
+    import os
+    import subprocess
+    import sys
+
+    from toolkit.metamist_connection import graphql_query
+
+    load_demo(server.db_path)
+    sg = _first_sg(server)
+    sheet = tmp_path / "big.csv"
+    sheet.write_text("project,participant,sample,sequencing_type,read1,read2\n" + "".join(
+        f"big-test,P{n},S{n},genome,gs://b/{n}_R1.fq.gz,gs://b/{n}_R2.fq.gz\n" for n in range(20_000)))
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SM_", "CPG_", "TOOLKIT_"))}
+    loader = subprocess.Popen([sys.executable, "-m", "toolkit", "metadata", "load", str(sheet), "--db",
+                               str(server.db_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    created: list[int] = []
+    failures: list[BaseException] = []
+
+    def creator(index: int) -> None:
+        try:
+            for number in range(40):
+                created.append(_create(sg, output=f"gs://bucket/during/{index}/{number}.txt", meta={"n": number}))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    def reader() -> None:  # raw HTTP: the toolkit's GraphQL client is one connection, not for threads
+        import requests
+
+        query = '{ project(name: "sandbox-test") { sequencingGroups { id assays { meta } } } }'
+        try:
+            while loader.poll() is None:
+                answer = requests.post(f"{server.url}/graphql", json={"query": query}, timeout=60).json()
+                assert len(answer["data"]["project"]["sequencingGroups"]) == 3, answer
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=creator, args=(index,)) for index in range(4)]
+    threads += [threading.Thread(target=reader) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    stdout, stderr = loader.communicate(timeout=300)
+    for thread in threads:
+        thread.join()
+    assert loader.returncode == 0, stderr
+    assert "20000 sequencing group(s)" in stdout
+    assert not failures, failures[:3]
+    assert len(created) == 160 and len(set(created)) == 160
+    groups = graphql_query('{ project(name: "big-test") { sequencingGroups { id } } }', {})["project"]
+    assert len(groups["sequencingGroups"]) == 20_000

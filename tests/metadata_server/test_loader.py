@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_csv_sheet_computes_size_and_md5_and_keeps_gs_uris(tmp_path):
     )
     db = tmp_path / "db.sqlite"
     summary = load_dataset(sheet, db)
-    assert summary.projects == ["mine-test"] and len(summary.sequencing_groups) == 2 and summary.assays == 3
+    assert summary.projects == ["mine-test"] and summary.sequencing_groups == 2 and summary.assays == 3
     store = Store(db)
     try:
         assays = store.assays(sequencing_group_ids=[1])
@@ -156,3 +157,65 @@ def test_demo_reads_follow_the_installation_when_the_loading_checkout_is_gone(tm
         locations = [read["location"] for (meta,) in conn.execute("SELECT meta FROM assay")
                      for read in json.loads(meta)["reads"]]
     assert len(locations) == 6 and all(location.startswith(str(DEMO_DIR)) for location in locations)
+
+
+def test_loading_the_demo_twice_is_a_no_op(toolkit):
+    first = toolkit.run("metadata", "demo")
+    assert "3 sequencing group(s)" in first.stdout
+    again = toolkit.run("metadata", "demo")  # exit 0
+    assert "already loaded" in again.stdout and "nothing to do" in again.stdout
+    assert _counts(toolkit.home / "metadata.sqlite")["sample"] == 3
+
+
+def test_reloading_a_sheet_names_the_rows_that_exist_already(toolkit, tmp_path):
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        "project,participant,sample,sequencing_type,read1,read2\n"
+        "p-test,P1,S1,genome,gs://b/1_R1.fq.gz,gs://b/1_R2.fq.gz\n"
+        "p-test,P1,S1,genome,gs://b/1_L2_R1.fq.gz,gs://b/1_L2_R2.fq.gz\n"
+        "p-test,P2,S2,exome,gs://b/2_R1.fq.gz,gs://b/2_R2.fq.gz\n"
+    )
+    toolkit.run("metadata", "load", str(sheet))
+    sheet.write_text(sheet.read_text() + "p-test,P3,S3,genome,gs://b/3_R1.fq.gz,gs://b/3_R2.fq.gz\n")
+    done = toolkit.run("metadata", "load", str(sheet), check=3)
+    assert [line for line in done.stderr.splitlines() if "already exists" in line] == [
+        f"error: {sheet}:2: participant: 'P1' already exists in project 'p-test'",
+        f"{sheet}:2: sample: 'S1' already exists in project 'p-test'",
+        f"{sheet}:4: participant: 'P2' already exists in project 'p-test'",
+        f"{sheet}:4: sample: 'S2' already exists in project 'p-test'",
+    ]
+    assert _counts(toolkit.home / "metadata.sqlite")["sample"] == 2  # all or nothing: P3 not loaded either
+
+
+def test_seed_projects_may_name_themselves_after_their_participants(tmp_path):
+    """JSON key order is free: a project's "name" after its "participants" still loads (they wait for it)."""
+    path = tmp_path / "seed.json"
+    path.write_text('{"post_seed_actions": [{"action": "archive_sequencing_group", "project": "late-test", '
+                    '"sequencing_group_external_id": "G2"}],\n "projects": [{"participants": [\n'
+                    + ",\n".join(f'{{"external_ids": {{"": "P{n}"}}, "samples": [{{"external_ids": {{"": "S{n}"}}, '
+                                 f'"type": "blood", "sequencing_groups": [{{"external_ids": {{"": "G{n}"}}, '
+                                 f'"type": "genome", "technology": "short-read", "platform": "illumina"}}]}}]}}'
+                                 for n in range(3))
+                    + '], "name": "late-test"}]}')
+    db = tmp_path / "db.sqlite"
+    summary = load_dataset(path, db)
+    assert summary.projects == ["late-test"] and summary.participants == 3 and summary.sequencing_groups == 3
+    store = Store(db)
+    try:
+        groups = store.sequencing_groups(project_ids=[1])
+    finally:
+        store.close()
+    assert [bool(group["archived"]) for group in groups] == [False, False, True]
+
+
+def test_metadata_help_lists_every_action_and_explains_every_argument(toolkit):
+    assert "load, demo, serve" in " ".join(toolkit.run("--help").stdout.split())
+    for action in ("load", "demo", "serve"):
+        text = toolkit.run("metadata", action, "--help").stdout
+        assert "usage:" in text and text.split("usage:")[1].split("\n\n")[1].strip()  # a description
+        lines = text.split("\n\n", 2)[-1].splitlines()
+        for index, line in enumerate(lines):
+            if re.match(r"^  \S", line) and not line.strip().endswith(":"):
+                explained = re.search(r"\S\s{2,}\S", line) or (
+                    index + 1 < len(lines) and re.match(r"^\s{6,}\S", lines[index + 1]))
+                assert explained, f"metadata {action}: no help for {line.strip()!r}"

@@ -26,7 +26,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "build": ("toolkit.cli.build", "build the jobspec's Docker image"),
     "test": ("toolkit.cli.test", "run the jobspec's tests inside its image (or on the host)"),
     "publish": ("toolkit.cli.publish", "test, then push the jobspec's image to the registry and lock its digest"),
-    "metadata": ("toolkit.cli.metadata", "the embedded Metamist-compatible metadata server: load, serve"),
+    "metadata": ("toolkit.cli.metadata", "the embedded Metamist-compatible metadata server: load, demo, serve"),
 }
 
 

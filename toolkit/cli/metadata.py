@@ -13,6 +13,10 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "The embedded Metamist-compatible metadata server that toolkit commands use when no real Metamist is "
+        "configured: load data into its store, or run it to look at the data. Details: docs/metadata-server.md."
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
 
@@ -25,15 +29,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               description="Load a dataset into the embedded server's store, all or nothing. "
                                           "CSV columns: project, participant, sample, sequencing_type, read1, "
                                           "read2 (local paths relative to the CSV, or gs:// URIs).")
-    load.add_argument("file", type=Path, metavar="FILE")
+    load.add_argument("file", type=Path, metavar="FILE",
+                      help="a .csv sample sheet or a .json dataset in Metamist's seed format")
     db_option(load)
 
-    demo = actions.add_parser("demo", help="load the bundled demo project sandbox-test (three small FASTQ pairs)")
+    demo = actions.add_parser(
+        "demo", help="load the bundled demo project sandbox-test (three small FASTQ pairs)",
+        description="Load the bundled demo project sandbox-test: samples DEMO001-DEMO003, one genome "
+                    "sequencing group each, with a small real FASTQ pair. Nothing to do when it is loaded already.",
+    )
     db_option(demo)
 
-    serve = actions.add_parser("serve", help="run the server in the foreground (Ctrl-C stops it)")
+    serve = actions.add_parser(
+        "serve", help="run the server in the foreground (Ctrl-C stops it)",
+        description="Run the server in the foreground: GraphQL and GraphiQL at /graphql, the REST calls of the "
+                    "metamist client under /api/v1, the web folder under /web/. Ctrl-C stops it.",
+    )
     db_option(serve)
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this machine only; requests must name it "
+                            "or localhost in their Host header)")
     serve.add_argument(
         "--port", type=int, default=None,
         help="0 picks a free port (default: $TOOLKIT_METADATA_PORT or 8417)",
@@ -53,9 +68,13 @@ def run(args: argparse.Namespace) -> int:
         print(load_dataset(args.file, db_path).describe() + f" into {db_path}")
         return 0
     if args.action == "demo":
-        from toolkit.metadata_server import load_demo
+        from toolkit.metadata_server import DEMO_PROJECT, load_demo_once
 
-        print(load_demo(db_path).describe() + f" into {db_path}")
+        summary = load_demo_once(db_path)
+        if summary is None:
+            print(f"the demo project {DEMO_PROJECT} is already loaded in {db_path}: nothing to do")
+        else:
+            print(summary.describe() + f" into {db_path}")
         return 0
     from toolkit.metadata_server import ensure_demo_loaded
     from toolkit.metadata_server.runner import serve_forever

@@ -5,6 +5,7 @@ Public surface (heavy imports - starlette, uvicorn, graphql-core - happen only w
     start_server(db_path=None, host="127.0.0.1", port=0, gcs_mirror=None) -> RunningServer
     load_dataset(path, db_path=None) -> LoadSummary        # seed.json format or CSV sample sheet
     load_demo(db_path=None) -> LoadSummary                 # the bundled sandbox-test project
+    load_demo_once(db_path=None) -> LoadSummary | None     # ... or None when it is loaded already
     ensure_demo_loaded(db_path) -> bool                    # load the demo when the store is empty
     default_home() -> Path, default_db_path() -> Path
 
@@ -28,6 +29,7 @@ __all__ = [
     "start_server",
     "load_dataset",
     "load_demo",
+    "load_demo_once",
     "ensure_demo_loaded",
     "default_home",
     "default_db_path",
@@ -56,6 +58,13 @@ def load_demo(db_path: Path | None = None) -> LoadSummary:
     from toolkit.metadata_server.loader import load_demo as _load_demo
 
     return _load_demo(db_path)
+
+
+def load_demo_once(db_path: Path | None = None) -> LoadSummary | None:
+    """Load the demo unless the store holds it already (then None: loading it twice is a no-op, not an error)."""
+    from toolkit.metadata_server.loader import load_demo_once as _once
+
+    return _once(db_path)
 
 
 def ensure_demo_loaded(db_path: Path | None = None) -> bool:

@@ -12,18 +12,16 @@ from dataclasses import dataclass
 DEFAULT_SAMPLE_PREFIX = "XPGLCL"
 DEFAULT_SEQUENCING_GROUP_PREFIX = "CPGLCL"
 DEFAULT_COHORT_PREFIX = "COH"
+MAX_RAW_ID = 2**63 - 1  # SQLite's INTEGER, MariaDB's BIGINT
+
+
+# Every second digit from the right is doubled, and a two-digit result counts as the sum of its digits.
+_DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def _luhn_sum(digits: str) -> int:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total
+    backwards = digits[::-1]
+    return sum(map(int, backwards[0::2])) + sum(map(int, backwards[1::2].translate(_DOUBLED)))
 
 
 def luhn_check_digit(number: int, offset: int) -> int:
@@ -54,7 +52,10 @@ class IdKind:
         digits = text[len(self.prefix):]
         if len(digits) < 2 or not luhn_is_valid(digits, self.offset):
             raise ValueError(f"The provided {self.noun} ID was not valid: {text!r}")
-        return int(digits[:-1])
+        number = int(digits[:-1])
+        if number > MAX_RAW_ID:  # no row has it, and SQLite could not even look it up
+            raise ValueError(f"The provided {self.noun} ID was not valid: {text!r} (out of range)")
+        return number
 
 
 @dataclass(frozen=True)

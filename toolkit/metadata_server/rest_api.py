@@ -7,15 +7,16 @@
 from __future__ import annotations
 
 import enum
-import json
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from toolkit.metadata_server import jsonvalues
 from toolkit.metadata_server.dataset import insert_participants
 from toolkit.metadata_server.service import STATUS_REST, Service
 from toolkit.metadata_server.store import NotFound, StoreError
@@ -69,13 +70,20 @@ class ProjectMember(BaseModel):
     roles: list[str]
 
 
+class JSONAnswer(JSONResponse):
+    """JSON encoded with orjson (several times faster than the standard library on large answers)."""
+
+    def render(self, content) -> bytes:
+        return orjson.dumps(content)
+
+
 class _Invalid(Exception):
     def __init__(self, detail: list[dict]):
         self.detail = detail
 
 
 def error_response(name: str, description: str, status: int | None = None) -> JSONResponse:
-    return JSONResponse(
+    return JSONAnswer(
         {"name": name, "description": description,
          "stacktrace": f"(embedded metadata server: no traceback) last line: {name}: {description}"},
         status_code=status or _STATUS_CODES.get(name, 500),
@@ -87,11 +95,18 @@ async def _json_body(request: Request):
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as error:
+        return jsonvalues.parse_document(raw)
+    except jsonvalues.InvalidJson as error:
         raise _Invalid([{
             "type": "json_invalid", "loc": ["body", error.pos], "msg": "JSON decode error", "input": {},
             "ctx": {"error": error.msg},
+        }]) from None
+    except jsonvalues.BadJsonValue as error:
+        # Python's json reads NaN, Infinity and 1e400 (as inf); stored, they would break every later answer.
+        raise _Invalid([{
+            "type": "value_error", "loc": ["body", *error.parts],
+            "msg": f"Value error, {error.reason}",
+            "input": error.value if isinstance(error.value, int) and abs(error.value) < 10**30 else str(error.value),
         }]) from None
 
 
@@ -115,12 +130,12 @@ def endpoint(handler):
             body = await _json_body(request) if request.method in ("PUT", "PATCH", "POST") else None
             result = await run_in_threadpool(handler, service, request, body)
         except _Invalid as invalid:
-            return JSONResponse({"detail": invalid.detail}, status_code=422)
+            return JSONAnswer({"detail": invalid.detail}, status_code=422)
         except StoreError as error:
             return error_response(error.kind, str(error))
         except ValueError as error:
             return error_response("ValueError", str(error))
-        return result if isinstance(result, JSONResponse) else JSONResponse(result)
+        return result if isinstance(result, JSONResponse) else JSONAnswer(result)
 
     return wrapped
 
@@ -128,12 +143,15 @@ def endpoint(handler):
 def _int_path(request: Request, name: str) -> int:
     value = request.path_params[name]
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise _Invalid([{
             "type": "int_parsing", "loc": ["path", name],
             "msg": "Input should be a valid integer, unable to parse string as an integer", "input": value,
         }]) from None
+    if not jsonvalues.MIN_INT <= number <= jsonvalues.MAX_INT:  # no row has it; SQLite could not even look
+        raise ValueError(f"{name.replace('_', ' ')} {value} is out of range (ids are 64-bit integers)")
+    return number
 
 
 @endpoint
@@ -220,7 +238,7 @@ def query_analyses(service: Service, request: Request, body):
         row for row in rows
         if (query.type is None or row["type"] == query.type)
         and (query.status is None or row["status"] == query.status.value)
-        and (query.active is None or row["active"] == query.active)
+        and (query.active is None or bool(row["active"]) == query.active)
         and all(row["meta"].get(key) == value for key, value in (query.meta or {}).items())
     ]
     answers = service.analyses_rest(rows, set(sg_ids) if sg_ids else None)

@@ -65,8 +65,11 @@ def build(db_path: Path | None, host: str, port: int, gcs_mirror: Path | None, c
     inspector = ObjectInspector(gcs_mirror=Path(gcs_mirror) if gcs_mirror else None)
     store = Store(db_path)
     service = Service(store, codec=codec, inspector=inspector)
-    app = create_app(service)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    app = create_app(service, bind_host=host)
+    # No proxy sits in front of this server: X-Forwarded-* headers are not for it to trust (and not parsing them,
+    # nor writing Server/Date headers, saves time on every request).
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False,
+                            server_header=False, date_header=False)
     return uvicorn.Server(config), sock, url, store, db_path
 
 

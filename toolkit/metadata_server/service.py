@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from toolkit.metadata_server import jsonvalues
 from toolkit.metadata_server import outputs as outputs_module
 from toolkit.metadata_server.ids import DEFAULT_CODEC, IdCodec
 from toolkit.metadata_server.store import (
@@ -95,23 +96,27 @@ class Service:
         except ValueError as error:
             scheme_error = error
         inspected = [] if scheme_error else outputs_module.inspect_entries(entries, self.inspector)
+        jsonvalues.check(meta or {}, ["meta"])
         timestamp = now_timestamp() if status == "completed" else None
+        unique_sg_ids = list(dict.fromkeys(raw_sg_ids))
+        # One write transaction: the check for unknown groups and the insert see the same store.
         with self.store.transaction() as conn:
-            existing = self.store.existing_sequencing_group_ids(conn, raw_sg_ids)
-        unknown = [sg for sg in dict.fromkeys(raw_sg_ids) if sg not in existing]
+            existing = self.store.existing_sequencing_group_ids(conn, unique_sg_ids)
+            unknown = [sg for sg in unique_sg_ids if sg not in existing]
+            if unknown:
+                # Metamist inserts the analysis, then fails on the foreign key: the row is rolled back but the id
+                # is used up. Reproduced so ids stay in step with a real server replaying the same requests.
+                self.store.next_id(conn, "analysis")
+            else:
+                analysis_id = self.store.insert_analysis(
+                    conn, project["id"], analysis_type, status, meta, True if active is None else active, author,
+                    timestamp, unique_sg_ids,
+                )
+                if not scheme_error:
+                    self.store.replace_analysis_outputs(conn, analysis_id, inspected, new=True)
         if unknown:
-            # Metamist inserts the analysis, then fails on the foreign key: the row is rolled back but the id is
-            # used up. Reproduced so ids stay in step with a real server replaying the same requests.
-            self.store.consume_analysis_id()
             names = ", ".join(self.codec.sequencing_group.encode(sg) for sg in unknown)
             raise IntegrityFailure(f"sequencing group(s) not found: {names} (foreign key on analysis_sequencing_group)")
-        with self.store.transaction() as conn:
-            analysis_id = self.store.insert_analysis(
-                conn, project["id"], analysis_type, status, meta, True if active is None else active, author,
-                timestamp, list(dict.fromkeys(raw_sg_ids)),
-            )
-            if not scheme_error:
-                self.store.replace_analysis_outputs(conn, analysis_id, inspected)
         if scheme_error:
             # Metamist checks the output paths after inserting the analysis: the row stays, without outputs.
             raise BadRequest(str(scheme_error))
@@ -161,7 +166,7 @@ class Service:
                 "author": analysis["author"],
                 "timestamp_completed": analysis["timestamp_completed"],
                 "project": analysis["project_id"],
-                "active": analysis["active"],
+                "active": bool(analysis["active"]),
                 "meta": analysis["meta"],
             })
         return answers

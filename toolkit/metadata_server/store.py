@@ -1,23 +1,30 @@
 """SQLite storage of the embedded metadata server.
 
 One file in WAL mode, one connection per thread. Every write runs in ``BEGIN IMMEDIATE`` so concurrent writers
-queue on SQLite's lock instead of failing half-way. Reads return plain dicts; JSON columns (``meta``,
-``external_ids``) are stored as text and parsed with key order preserved, because Metamist returns meta exactly
-as stored.
+queue on SQLite's lock instead of failing half-way; a GraphQL query reads from one snapshot (``read_snapshot``).
+Reads return :class:`Row` dicts; JSON columns (``meta``, ``external_ids``) are stored as text and parsed, with
+key order preserved, only when asked for, because Metamist returns meta exactly as stored. JSON is written only
+through ``jsonvalues.dumps``, which refuses numbers a strict reader could not read back.
+
+Bulk writes (the loaders, upsert-many) allocate a block of ids at once (``allocate_ids``) and insert with
+``executemany``.
 
 Ids are allocated from the ``counter`` table rather than SQLite's rowid so that the embedded server can use up
-an id the way Metamist's MariaDB auto-increment does on a failed insert (see ``consume_analysis_id``).
+an id the way Metamist's MariaDB auto-increment does on a failed insert (see ``Service.create_analysis``).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+
+import orjson
+
+from toolkit.metadata_server import jsonvalues
 
 SCHEMA_VERSION = 1
 
@@ -114,26 +121,88 @@ class IntegrityFailure(StoreError):
     kind = "IntegrityError"
 
 
+class CorruptValue(StoreError):
+    """Stored JSON that a strict parser refuses: written by a toolkit from before values were checked."""
+
+    kind = "ValueError"
+
+
 def now_timestamp() -> str:
     """Metamist's timestamp format: seconds, no timezone."""
     return datetime.now(timezone.utc).replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def _dumps(value, where: str = "meta") -> str:
+    """The only way JSON enters the store: numbers that could not be read back are refused (jsonvalues)."""
+    if type(value) is dict and not value:  # most meta and external_ids of a bulk load
+        return "{}"
+    return jsonvalues.dumps(value, [where])
+
+
+class Row(dict):
+    """A row as a dict whose JSON columns are parsed on first access (most answers need few of them).
+
+    The raw text sits under ``"<column>:json"``; ``row["meta"]`` parses it once and keeps the value.
+    """
+
+    __slots__ = ()
+
+    def __missing__(self, key):
+        raw = dict.get(self, f"{key}:json")
+        if raw is None:
+            raise KeyError(key)
+        try:
+            value = jsonvalues.loads(raw)
+        except ValueError:
+            raise CorruptValue(
+                f"the stored {key} of row {self.get('id')} is not strict JSON (NaN, Infinity or an out-of-range "
+                "number, stored by an older toolkit): load that dataset into a new store"
+            ) from None
+        self[key] = value
+        return value
+
+    def json_fragment(self, key: str):
+        """The column as it is stored, to embed in an answer unparsed (or its value, when parsed already)."""
+        if key in self:
+            return self[key]
+        try:
+            return jsonvalues.stored_fragment(dict.__getitem__(self, f"{key}:json"))
+        except ValueError:
+            return self[key]  # parses it strictly: CorruptValue, naming the row
+
+
+# The columns each entity is read with. JSON columns come as "<column>:json" (see Row); a missing external id
+# reads as "" as in Metamist. Booleans stay SQLite integers: GraphQL's Boolean and the REST layer convert them.
+_COLUMNS = {
+    "project": 'id, name, dataset, meta AS "meta:json"',
+    "participant": 'id, project_id, COALESCE(external_id, \'\') AS external_id, external_ids AS "external_ids:json",'
+                   ' meta AS "meta:json", reported_sex, reported_gender, karyotype',
+    "sample": 'id, project_id, participant_id, COALESCE(external_id, \'\') AS external_id,'
+              ' external_ids AS "external_ids:json", type, meta AS "meta:json", active',
+    "sequencing_group": 'id, project_id, sample_id, type, technology, platform, meta AS "meta:json", archived',
+    "assay": 'id, project_id, sample_id, sequencing_group_id, type, external_ids AS "external_ids:json",'
+             ' meta AS "meta:json"',
+    "analysis": 'id, project_id, type, status, meta AS "meta:json", active, author, timestamp_completed',
+}
 
 
 def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
 
-# SQLite refuses statements with too many parameters; batch lookups go in chunks.
-_CHUNK = 900
+# Up to this many values go into a statement as parameters; longer lists go as one JSON array parameter that
+# SQLite unpacks itself (json_each): one statement for 100,000 ids instead of a hundred, and ordered in SQL.
+_INLINE = 64
+# Rows per executemany in bulk inserts: large enough to amortise, small enough to bound the memory held.
+INSERT_BATCH = 5000
 
 
-def _chunks(values: list) -> Iterator[list]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
+def _in(column: str, values: list) -> tuple[str, list]:
+    """``column IN (...)`` for ``values`` (deduplicated), with its parameters."""
+    values = list(dict.fromkeys(values))
+    if len(values) <= _INLINE:
+        return f"{column} IN ({_placeholders(len(values))})", values
+    return f"{column} IN (SELECT value FROM json_each(?))", [orjson.dumps(values).decode()]
 
 
 class Store:
@@ -189,6 +258,34 @@ class Store:
         else:
             conn.execute("COMMIT")
 
+    @contextmanager
+    def read_snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Reads that see one state of the store, even while other requests write (WAL keeps the snapshot).
+
+        Only for read-only work: a write inside would have to upgrade the lock and could fail on a busy store.
+        """
+        conn = self.connection()
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN DEFERRED")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """A larger page cache for this thread's connection while a big file is loaded: its indexes then stay in
+        memory instead of going back and forth through the WAL (2 MB by default; this allows 256 MB)."""
+        conn = self.connection()
+        previous = conn.execute("PRAGMA cache_size").fetchone()[0]
+        conn.execute("PRAGMA cache_size = -262144")
+        try:
+            yield
+        finally:
+            conn.execute(f"PRAGMA cache_size = {int(previous)}")
+
     def _create_schema(self) -> None:
         conn = self.connection()
         conn.executescript(_SCHEMA)
@@ -200,14 +297,26 @@ class Store:
     def _query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
         return self.connection().execute(sql, tuple(params)).fetchall()
 
+    def _rows(self, sql: str, params: Sequence = ()) -> list[Row]:
+        cursor = self.connection().cursor()
+        cursor.row_factory = None  # plain tuples: Row is built from them directly
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [Row(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
     @staticmethod
     def next_id(conn: sqlite3.Connection, name: str) -> int:
+        return Store.allocate_ids(conn, name, 1)
+
+    @staticmethod
+    def allocate_ids(conn: sqlite3.Connection, name: str, count: int) -> int:
+        """Take ``count`` consecutive ids of the ``name`` sequence; answers the first (inside a write transaction)."""
         row = conn.execute(
-            "INSERT INTO counter(name, value) VALUES (?, 1) "
-            "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
-            (name,),
+            "INSERT INTO counter(name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value RETURNING value",
+            (name, count),
         ).fetchone()
-        return int(row[0])
+        return int(row[0]) - count + 1
 
     # -- projects and roles ------------------------------------------------------------------------------
 
@@ -242,21 +351,13 @@ class Store:
                         (project_id, member, role),
                     )
 
-    def projects_by_name(self, names: Iterable[str]) -> dict[str, dict]:
-        names = list(dict.fromkeys(names))
-        found: dict[str, dict] = {}
-        for chunk in _chunks(names):
-            for row in self._query(f"SELECT * FROM project WHERE name IN ({_placeholders(len(chunk))})", chunk):
-                found[row["name"]] = _project(row)
-        return found
+    def projects_by_name(self, names: Iterable[str]) -> dict[str, Row]:
+        condition, params = _in("name", list(names))
+        return {row["name"]: row for row in self._rows(f"SELECT {_COLUMNS['project']} FROM project WHERE {condition}",
+                                                       params)}
 
-    def projects_by_id(self, ids: Iterable[int]) -> dict[int, dict]:
-        ids = list(set(ids))
-        found: dict[int, dict] = {}
-        for chunk in _chunks(ids):
-            for row in self._query(f"SELECT * FROM project WHERE id IN ({_placeholders(len(chunk))})", chunk):
-                found[row["id"]] = _project(row)
-        return found
+    def projects_by_id(self, ids: Iterable[int]) -> dict[int, Row]:
+        return {row["id"]: row for row in self._select("project", ids=set(ids))}
 
     def roles(self, user: str) -> dict[int, set[str]]:
         result: dict[int, set[str]] = {}
@@ -264,64 +365,25 @@ class Store:
             result.setdefault(row["project_id"], set()).add(row["role"])
         return result
 
-    def readable_projects(self, user: str) -> list[dict]:
-        rows = self._query(
-            "SELECT * FROM project WHERE id IN (SELECT project_id FROM project_member WHERE member = ? AND role IN "
-            f"({_placeholders(len(ROLES_READ))})) ORDER BY id",
+    def readable_projects(self, user: str) -> list[Row]:
+        return self._rows(
+            f"SELECT {_COLUMNS['project']} FROM project WHERE id IN (SELECT project_id FROM project_member "
+            f"WHERE member = ? AND role IN ({_placeholders(len(ROLES_READ))})) ORDER BY id",
             (user, *ROLES_READ),
         )
-        return [_project(row) for row in rows]
 
     # -- participants, samples, sequencing groups, assays ---------------------------------------------------
 
-    def insert_participant(self, conn, project_id: int, external_ids: dict, meta: dict | None,
-                           reported_sex=None, reported_gender=None, karyotype=None) -> int:
-        participant_id = self.next_id(conn, "participant")
-        conn.execute(
-            "INSERT INTO participant(id, project_id, external_id, external_ids, meta, reported_sex, reported_gender,"
-            " karyotype) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (participant_id, project_id, (external_ids or {}).get(""), _dumps(external_ids or {}),
-             _dumps(meta or {}), reported_sex, reported_gender, karyotype),
+    def insert_rows(self, conn, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+        """Bulk insert (one executemany per call; callers pass at most about ``INSERT_BATCH`` rows)."""
+        conn.executemany(
+            f"INSERT INTO {table}({', '.join(columns)}) VALUES ({_placeholders(len(columns))})", rows
         )
-        return participant_id
-
-    def insert_sample(self, conn, project_id: int, participant_id: int | None, external_ids: dict,
-                      sample_type: str | None, meta: dict | None) -> int:
-        sample_id = self.next_id(conn, "sample")
-        conn.execute(
-            "INSERT INTO sample(id, project_id, participant_id, external_id, external_ids, type, meta, active)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
-            (sample_id, project_id, participant_id, (external_ids or {}).get(""), _dumps(external_ids or {}),
-             sample_type, _dumps(meta or {})),
-        )
-        return sample_id
-
-    def insert_sequencing_group(self, conn, project_id: int, sample_id: int, sg_type: str, technology: str,
-                                platform: str, meta: dict | None) -> int:
-        sg_id = self.next_id(conn, "sequencing_group")
-        conn.execute(
-            "INSERT INTO sequencing_group(id, project_id, sample_id, type, technology, platform, meta, archived)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
-            (sg_id, project_id, sample_id, sg_type, technology, platform, _dumps(meta or {})),
-        )
-        return sg_id
-
-    def insert_assay(self, conn, project_id: int, sample_id: int, sg_id: int | None, assay_type: str,
-                     external_ids: dict | None, meta: dict | None) -> int:
-        assay_id = self.next_id(conn, "assay")
-        conn.execute(
-            "INSERT INTO assay(id, project_id, sample_id, sequencing_group_id, type, external_ids, meta)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (assay_id, project_id, sample_id, sg_id, assay_type, _dumps(external_ids or {}), _dumps(meta or {})),
-        )
-        return assay_id
 
     def archive_sequencing_groups(self, sg_ids: list[int]) -> None:
         with self.transaction() as conn:
-            for chunk in _chunks(sg_ids):
-                conn.execute(
-                    f"UPDATE sequencing_group SET archived = 1 WHERE id IN ({_placeholders(len(chunk))})", chunk
-                )
+            condition, params = _in("id", sg_ids)
+            conn.execute(f"UPDATE sequencing_group SET archived = 1 WHERE {condition}", params)
 
     def existing_external_ids(self, conn, table: str, project_id: int) -> set[str]:
         assert table in ("participant", "sample")
@@ -330,31 +392,24 @@ class Store:
         ).fetchall()
         return {row[0] for row in rows}
 
-    def participants(self, *, project_ids: list[int] | None = None, ids: list[int] | None = None) -> list[dict]:
-        return [_participant(row) for row in self._select("participant", project_ids=project_ids, ids=ids)]
+    def participants(self, *, project_ids: list[int] | None = None, ids: list[int] | None = None) -> list[Row]:
+        return self._select("participant", project_ids=project_ids, ids=ids)
 
-    def samples(self, *, project_ids=None, ids=None, participant_ids=None) -> list[dict]:
-        return [
-            _sample(row)
-            for row in self._select("sample", project_ids=project_ids, ids=ids, participant_id=participant_ids)
-        ]
+    def samples(self, *, project_ids=None, ids=None, participant_ids=None) -> list[Row]:
+        return self._select("sample", project_ids=project_ids, ids=ids, participant_id=participant_ids)
 
-    def sequencing_groups(self, *, project_ids=None, ids=None, sample_ids=None) -> list[dict]:
-        return [
-            _sequencing_group(row)
-            for row in self._select("sequencing_group", project_ids=project_ids, ids=ids, sample_id=sample_ids)
-        ]
+    def sequencing_groups(self, *, project_ids=None, ids=None, sample_ids=None, archived: bool | None = None
+                          ) -> list[Row]:
+        """``archived`` narrows in SQL (None: both), for the common default of active groups only."""
+        extra = "" if archived is None else f" AND archived = {int(archived)}"
+        return self._select("sequencing_group", project_ids=project_ids, ids=ids, sample_id=sample_ids,
+                            extra_sql=extra)
 
-    def assays(self, *, sequencing_group_ids=None, ids=None, sample_ids=None) -> list[dict]:
-        return [
-            _assay(row)
-            for row in self._select(
-                "assay", ids=ids, sequencing_group_id=sequencing_group_ids, sample_id=sample_ids
-            )
-        ]
+    def assays(self, *, sequencing_group_ids=None, ids=None, sample_ids=None) -> list[Row]:
+        return self._select("assay", ids=ids, sequencing_group_id=sequencing_group_ids, sample_id=sample_ids)
 
-    def _select(self, table: str, *, project_ids=None, ids=None, **column_values) -> list[sqlite3.Row]:
-        """Rows of ``table`` restricted by at most one id list (plus project), ordered by id."""
+    def _select(self, table: str, *, project_ids=None, ids=None, extra_sql: str = "", **column_values) -> list[Row]:
+        """Rows of ``table`` with each given column in its list of values (``extra_sql``: more conditions), by id."""
         conditions: list[tuple[str, list]] = []
         if project_ids is not None:
             conditions.append(("project_id", list(project_ids)))
@@ -365,50 +420,30 @@ class Store:
                 conditions.append((column, list(values)))
         if any(not values for _, values in conditions):
             return []
-        # The longest list is chunked; the others (at most a few project ids) go in whole.
-        conditions.sort(key=lambda item: len(item[1]))
-        *fixed, (chunked_column, chunked_values) = conditions or [("", [])]
-        fixed_sql = "".join(f" AND {column} IN ({_placeholders(len(values))})" for column, values in fixed)
-        fixed_params = [value for _, values in fixed for value in values]
-        if not chunked_column:
-            return self._query(f"SELECT * FROM {table} ORDER BY id")
-        rows: list[sqlite3.Row] = []
-        for chunk in _chunks(sorted(set(chunked_values))):
-            rows.extend(
-                self._query(
-                    f"SELECT * FROM {table} WHERE {chunked_column} IN ({_placeholders(len(chunk))}){fixed_sql}",
-                    [*chunk, *fixed_params],
-                )
-            )
-        rows.sort(key=lambda row: row["id"])
-        return rows
+        where, params = ["1"], []
+        for column, values in conditions:
+            condition, condition_params = _in(column, values)
+            where.append(condition)
+            params.extend(condition_params)
+        return self._rows(
+            f"SELECT {_COLUMNS[table]} FROM {table} WHERE {' AND '.join(where)}{extra_sql} ORDER BY id", params
+        )
 
     # -- analyses ----------------------------------------------------------------------------------------
 
     def existing_sequencing_group_ids(self, conn, ids: Iterable[int]) -> set[int]:
-        ids = list(set(ids))
-        found: set[int] = set()
-        for chunk in _chunks(ids):
-            rows = conn.execute(
-                f"SELECT id FROM sequencing_group WHERE id IN ({_placeholders(len(chunk))})", chunk
-            ).fetchall()
-            found.update(row[0] for row in rows)
-        return found
-
-    def consume_analysis_id(self) -> int:
-        """Use up an analysis id without a row, as MariaDB does when an insert fails on a foreign key."""
-        with self.transaction() as conn:
-            return self.next_id(conn, "analysis")
+        condition, params = _in("id", list(ids))
+        return {row[0] for row in conn.execute(f"SELECT id FROM sequencing_group WHERE {condition}", params)}
 
     def insert_analysis(self, conn, project_id: int, analysis_type: str, status: str, meta: dict | None,
                         active: bool, author: str | None, timestamp_completed: str | None,
                         sequencing_group_ids: list[int]) -> int:
+        meta_text = _dumps(meta or {})  # refused before an id is taken
         analysis_id = self.next_id(conn, "analysis")
         conn.execute(
             "INSERT INTO analysis(id, project_id, type, status, meta, active, author, timestamp_completed)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (analysis_id, project_id, analysis_type, status, _dumps(meta or {}), int(active), author,
-             timestamp_completed),
+            (analysis_id, project_id, analysis_type, status, meta_text, int(active), author, timestamp_completed),
         )
         conn.executemany(
             "INSERT OR IGNORE INTO analysis_sequencing_group(analysis_id, sequencing_group_id) VALUES (?, ?)",
@@ -416,9 +451,13 @@ class Store:
         )
         return analysis_id
 
-    def replace_analysis_outputs(self, conn, analysis_id: int, entries: list[dict]) -> None:
-        """Store the analysis's outputs; ``entries`` come from :mod:`outputs` (existing files carry ``file``)."""
-        conn.execute("DELETE FROM analysis_output WHERE analysis_id = ?", (analysis_id,))
+    def replace_analysis_outputs(self, conn, analysis_id: int, entries: list[dict], *, new: bool = False) -> None:
+        """Store the analysis's outputs; ``entries`` come from :mod:`outputs` (existing files carry ``file``).
+
+        ``new``: the analysis was just inserted, so it has no outputs to replace.
+        """
+        if not new:
+            conn.execute("DELETE FROM analysis_output WHERE analysis_id = ?", (analysis_id,))
         file_ids: dict[int, int] = {}
         for seq, entry in enumerate(entries):
             file_id = None
@@ -464,7 +503,7 @@ class Store:
             if status == "completed" and not row["timestamp_completed"]:
                 assignments["timestamp_completed"] = now_timestamp()
         if meta:
-            merged = json.loads(row["meta"])
+            merged = Row({"id": analysis_id, "meta:json": row["meta"]})["meta"]
             merged.update(meta)
             assignments["meta"] = _dumps(merged)
         if active is not None:
@@ -474,90 +513,47 @@ class Store:
             conn.execute(f"UPDATE analysis SET {sql} WHERE id = ?", (*assignments.values(), analysis_id))
         return True
 
-    def analyses(self, *, ids=None, project_ids=None, sequencing_group_ids=None) -> list[dict]:
+    def analyses(self, *, ids=None, project_ids=None, sequencing_group_ids=None) -> list[Row]:
         if sequencing_group_ids is not None:
             links = self.analysis_links(sequencing_group_ids=sequencing_group_ids)
             analysis_ids = sorted({link[0] for link in links})
             if ids is not None:
                 analysis_ids = sorted(set(analysis_ids) & set(ids))
             ids = analysis_ids
-        rows = self._select("analysis", ids=ids, project_ids=project_ids)
-        return [_analysis(row) for row in rows]
+        return self._select("analysis", ids=ids, project_ids=project_ids)
 
     def analysis_links(self, *, analysis_ids=None, sequencing_group_ids=None) -> list[tuple[int, int]]:
         column, values = (
             ("analysis_id", analysis_ids) if analysis_ids is not None else ("sequencing_group_id", sequencing_group_ids)
         )
-        links: list[tuple[int, int]] = []
-        for chunk in _chunks(sorted(set(values))):
-            rows = self._query(
-                "SELECT analysis_id, sequencing_group_id FROM analysis_sequencing_group"
-                f" WHERE {column} IN ({_placeholders(len(chunk))}) ORDER BY analysis_id, sequencing_group_id",
-                chunk,
-            )
-            links.extend((row[0], row[1]) for row in rows)
-        return links
+        if not values:
+            return []
+        condition, params = _in(column, list(values))
+        rows = self._query(
+            "SELECT analysis_id, sequencing_group_id FROM analysis_sequencing_group"
+            f" WHERE {condition} ORDER BY analysis_id, sequencing_group_id",
+            params,
+        )
+        return [(row[0], row[1]) for row in rows]
 
     def analysis_outputs(self, analysis_ids: Iterable[int]) -> dict[int, list[dict]]:
         result: dict[int, list[dict]] = {}
-        for chunk in _chunks(sorted(set(analysis_ids))):
-            rows = self._query(
-                "SELECT o.analysis_id, o.seq, o.output, o.json_key, o.parent_seq, f.id AS file_id, f.parent_id,"
-                " f.path, f.basename, f.dirname, f.nameroot, f.nameext, f.file_checksum, f.size"
-                " FROM analysis_output o LEFT JOIN output_file f ON f.id = o.file_id"
-                f" WHERE o.analysis_id IN ({_placeholders(len(chunk))}) ORDER BY o.analysis_id, o.seq",
-                chunk,
-            )
-            for row in rows:
-                result.setdefault(row["analysis_id"], []).append(dict(row))
+        analysis_ids = list(analysis_ids)
+        if not analysis_ids:
+            return result
+        condition, params = _in("o.analysis_id", analysis_ids)
+        rows = self._query(
+            "SELECT o.analysis_id, o.seq, o.output, o.json_key, o.parent_seq, f.id AS file_id, f.parent_id,"
+            " f.path, f.basename, f.dirname, f.nameroot, f.nameext, f.file_checksum, f.size"
+            " FROM analysis_output o LEFT JOIN output_file f ON f.id = o.file_id"
+            f" WHERE {condition} ORDER BY o.analysis_id, o.seq",
+            params,
+        )
+        for row in rows:
+            result.setdefault(row["analysis_id"], []).append(dict(row))
         return result
 
 
 @contextmanager
 def _joined(conn):
     yield conn
-
-
-def _project(row) -> dict:
-    return {"id": row["id"], "name": row["name"], "dataset": row["dataset"], "meta": json.loads(row["meta"])}
-
-
-def _participant(row) -> dict:
-    return {
-        "id": row["id"], "project_id": row["project_id"], "external_id": row["external_id"] or "",
-        "external_ids": json.loads(row["external_ids"]), "meta": json.loads(row["meta"]),
-        "reported_sex": row["reported_sex"], "reported_gender": row["reported_gender"],
-        "karyotype": row["karyotype"],
-    }
-
-
-def _sample(row) -> dict:
-    return {
-        "id": row["id"], "project_id": row["project_id"], "participant_id": row["participant_id"],
-        "external_id": row["external_id"] or "", "external_ids": json.loads(row["external_ids"]),
-        "type": row["type"], "meta": json.loads(row["meta"]), "active": bool(row["active"]),
-    }
-
-
-def _sequencing_group(row) -> dict:
-    return {
-        "id": row["id"], "project_id": row["project_id"], "sample_id": row["sample_id"], "type": row["type"],
-        "technology": row["technology"], "platform": row["platform"], "meta": json.loads(row["meta"]),
-        "archived": bool(row["archived"]),
-    }
-
-
-def _assay(row) -> dict:
-    return {
-        "id": row["id"], "project_id": row["project_id"], "sample_id": row["sample_id"],
-        "sequencing_group_id": row["sequencing_group_id"], "type": row["type"],
-        "external_ids": json.loads(row["external_ids"]), "meta": json.loads(row["meta"]),
-    }
-
-
-def _analysis(row) -> dict:
-    return {
-        "id": row["id"], "project_id": row["project_id"], "type": row["type"], "status": row["status"],
-        "meta": json.loads(row["meta"]), "active": bool(row["active"]), "author": row["author"],
-        "timestamp_completed": row["timestamp_completed"],
-    }
