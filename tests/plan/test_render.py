@@ -679,3 +679,16 @@ def test_resources_cpu_renders_a_whole_number_as_an_integer(tmp_path, cpu, rende
     resources = resolve_resources(spec.model.resources, Group(id="CPG1"))
     context = _context(resources={"cpu": resources.cpu, "memory": resources.memory, "storage": "1Gi"})
     assert render_command("tool --threads {{ resources.cpu }}", context) == f"tool --threads {rendered}"
+
+
+@pytest.mark.parametrize("template", [
+    "sort 2> /dev/null {{ group.note }}",  # the grammar keeps the value in the redirection: bash passes it to sort
+    "sort > {{ outputs.report }} {{ group.note }}",
+    "{% if 1 %}sort >> log {{ group.notes }}{% endif %}",
+])
+def test_a_metadata_value_after_a_redirection_target_is_an_argument_and_may_not_be_an_option(template):
+    context = _context(group={"id": "CPG1", "note": "--output=/etc/x", "notes": ["a", "--output=/etc/x"]})
+    with pytest.raises(RenderError, match=r"starts with '-', so the program would read it as an option"):
+        render_command(template, context)
+    context = _context(group={"id": "CPG1", "note": "plain", "notes": ["a", "b"]})
+    assert render_command(template, context).startswith("sort ")
