@@ -202,3 +202,12 @@ def test_values_after_a_redirection_or_in_a_wrapped_shell_are_refused_and_never_
     assert not pwned.exists()
     (written,) = (toolkit.home / "buckets" / "cpg-redirect-test-analysis").rglob("*.txt")
     assert written.read_text() == "a\nb\n"
+
+
+def test_a_template_that_rebinds_params_to_metadata_gets_no_exemption_from_the_dash_rule(toolkit, tmp_path):
+    """Found by the audit of issue 7: `{% set params = group %}` made a metadata note pass as a param."""
+    load(toolkit, tmp_path, "rebind-test", [participant("S1", sample_meta={"note": "--output=/tmp/x"})])
+    spec = notes_spec(tmp_path, "{% set params = group %}sort {{ params.note }} > {{ outputs.notes }}")
+    plan = toolkit.json("plan", str(spec), "--project", "rebind-test", "--format", "json", "--execution", "host")
+    assert plan["jobs"] == []
+    assert "starts with '-', so the program would read it as an option" in list(skipped(plan).values())[0]

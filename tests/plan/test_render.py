@@ -692,3 +692,23 @@ def test_a_metadata_value_after_a_redirection_target_is_an_argument_and_may_not_
         render_command(template, context)
     context = _context(group={"id": "CPG1", "note": "plain", "notes": ["a", "b"]})
     assert render_command(template, context).startswith("sort ")
+
+
+@pytest.mark.parametrize("template", [
+    "{% set params = group %}sort {{ params.note }}",
+    "{% for resources in [group.note] %}sort {{ resources }}{% endfor %}",
+    "{% with params = group %}sort {{ params.note }}{% endwith %}",
+    "{% set params %}{{ group.note }}{% endset %}sort {{ params }}",
+])
+def test_params_or_resources_bound_by_the_template_to_metadata_are_metadata(template):
+    """Found by the audit of issue 7: the leading-dash rule exempted any expression naming only `params` or
+    `resources`, even when the template had bound that name to a metadata value."""
+    context = _context(group={"id": "CPG1", "note": "--output=/etc/x"})
+    with pytest.raises(RenderError, match=r"starts with '-', so the program would read it as an option"):
+        render_command(template, context)
+
+
+def test_constants_params_and_resources_stay_exempt_from_the_leading_dash_rule():
+    context = _context(params={"n": -1}, resources={"cpu": 2})
+    assert render_command("{% set x = 1 %}head {{ '-n' }} {{ params.n }} -p {{ resources.cpu }}", context) == \
+        "head -n -1 -p 2"

@@ -332,12 +332,20 @@ class _Compiled:
     expressions: tuple[tuple[int, bool], ...] | None
 
 
+# Slots whose values the spec and the person running the toolkit choose, not metadata: exempt from the
+# leading-dash rule (docs/jobspec.md, "Values that start with -").
+_TRUSTED_SLOTS = frozenset({"params", "resources"})
+
+
 @functools.lru_cache(maxsize=512)
 def _compile(environment: jinja2.Environment, template: str) -> _Compiled:
     # Compiling is far slower than rendering and a run renders the same few templates for every group.
     tree = environment.parse(template)
     marking = environment.finalize is _finalize_shell
-    bounding = _Bounding(marking)
+    # Names the template binds itself ({% set %}, {% for %}, {% with %}, macro and call arguments): if `params` or
+    # `resources` is one of them it may hold metadata (`{% set params = group %}`), so it is not trusted.
+    bound = {name.name for name in tree.find_all(nodes.Name) if name.ctx in ("store", "param")}
+    bounding = _Bounding(marking, trusted_slots=_TRUSTED_SLOTS - bound)
     tree = bounding.visit(tree)
     expressions = tuple(bounding.expressions) if marking else None
     return _Compiled(environment.from_string(tree), expressions)
@@ -354,8 +362,9 @@ class _Bounding(NodeTransformer):
     The filter names contain a space, so no template can name them.
     """
 
-    def __init__(self, marking: bool):
+    def __init__(self, marking: bool, trusted_slots: frozenset[str] | set[str] = frozenset()):
         self.marking = marking
+        self.trusted_slots = trusted_slots
         self.expressions: list[tuple[int, bool]] = []
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
@@ -379,7 +388,7 @@ class _Bounding(NodeTransformer):
         names = {name.name for name in expression.find_all(nodes.Name) if name.ctx == "load"}
         if isinstance(expression, nodes.Name) and expression.ctx == "load":
             names.add(expression.name)
-        trusted = names <= {"params", "resources"}
+        trusted = names <= self.trusted_slots
         self.expressions.append((expression.lineno, trusted))
         number = nodes.Const(len(self.expressions) - 1, lineno=expression.lineno)
         return nodes.Filter(expression, "toolkit value", [number], [], None, None, lineno=expression.lineno)
