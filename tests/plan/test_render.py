@@ -712,3 +712,15 @@ def test_constants_params_and_resources_stay_exempt_from_the_leading_dash_rule()
     context = _context(params={"n": -1}, resources={"cpu": 2})
     assert render_command("{% set x = 1 %}head {{ '-n' }} {{ params.n }} -p {{ resources.cpu }}", context) == \
         "head -n -1 -p 2"
+
+
+@pytest.mark.parametrize("template", [
+    "tool {{ " + "[" * 300 + "]" * 300 + " }}",
+    "tool {{ reads[0]" + "|string" * 1500 + " }}",
+    "{% if 1 %}" * 300 + "tool" + "{% endif %}" * 300,
+])
+def test_a_template_too_deep_for_jinja_or_python_is_a_render_error_not_a_crash(template):
+    """validate refuses these first (tests/spec/test_hostile_files.py); a render must not crash either."""
+    with pytest.raises(RenderError, match="nests too deeply to be compiled") as caught:
+        render_command(template, _context())
+    assert caught.value.limit

@@ -253,15 +253,23 @@ def _render(
     name: str,
     substitute: Mapping[str, str] | None = None,
 ) -> str:
-    if _simple_path_enabled:
-        simple = _simple_template(environment, template)
-        if simple is not None:
-            return _render_simple(simple, environment, context, name, substitute or {})
     try:
-        compiled = _compile(environment, template)
+        simple = _simple_template(environment, template) if _simple_path_enabled else None
+        if simple is None:
+            compiled = _compile(environment, template)
     except jinja2.TemplateSyntaxError as error:
         problem = error.message or "syntax error"
         raise RenderError(problem, template_name=name, group_id=context.group_id, lineno=error.lineno) from None
+    except (RecursionError, SyntaxError) as error:
+        # Jinja's parser and code generator recurse per level of nesting, and Python's compiler refuses code
+        # nested too deeply (SyntaxError, IndentationError): `{{ x|f|f|f... }}` a thousand times, 300 nested
+        # blocks. toolkit validate refuses the usual cases first (toolkit.spec._templates.nesting_problem).
+        raise RenderError(
+            f"the template nests too deeply to be compiled ({type(error).__name__})", template_name=name,
+            group_id=context.group_id, limit=True,
+        ) from None
+    if simple is not None:
+        return _render_simple(simple, environment, context, name, substitute or {})
     placed = _PlacedValues(compiled.expressions) if compiled.expressions is not None else None
     budget_token = _BUDGET.set(_Budget())
     placed_token = _PLACED.set(placed)
