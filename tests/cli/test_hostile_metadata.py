@@ -211,3 +211,13 @@ def test_a_template_that_rebinds_params_to_metadata_gets_no_exemption_from_the_d
     plan = toolkit.json("plan", str(spec), "--project", "rebind-test", "--format", "json", "--execution", "host")
     assert plan["jobs"] == []
     assert "starts with '-', so the program would read it as an option" in list(skipped(plan).values())[0]
+
+
+def test_a_field_too_long_for_a_file_name_in_an_output_path_rejects_its_group_at_plan_time(toolkit, tmp_path):
+    """Found by the audit of issue 7: a 300-byte sample id in `notes/{{ group.sample }}/...` passed the plan, then
+    its job failed after running, with a Python traceback from Hail's copy tool on the terminal."""
+    load(toolkit, tmp_path, "long-test", [participant(sample, sample_meta={"note": "n"}) for sample in ("L" * 300, "OK")])
+    plan = toolkit.json("plan", NOTES, "--project", "long-test", "--format", "json", "--execution", "host")
+    assert [job["group"]["fields"]["sample"] for job in plan["jobs"]] == ["OK"]
+    (reason,) = skipped(plan).values()
+    assert "outputs.notes.path" in reason and "longer than 255 bytes" in reason

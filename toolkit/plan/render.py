@@ -232,7 +232,13 @@ def _output_path_problem(path: str) -> str | None:
         return "the output path may not contain '.' or '..' segments"
     if any(segment == "" for segment in segments):
         return "the output path has an empty segment (a doubled or trailing '/', or an empty value)"
+    if any(len(segment.encode("utf-8", "surrogatepass")) > MAX_PATH_SEGMENT_BYTES for segment in segments):
+        # Local storage cannot hold it (ENAMETOOLONG): refused now, not as a failed job after the run.
+        return f"a folder or file name in the output path is longer than {MAX_PATH_SEGMENT_BYTES} bytes"
     return None
+
+
+MAX_PATH_SEGMENT_BYTES = 255  # NAME_MAX of Linux filesystems
 
 
 # ---------------------------------------------------------------------------------------------- rendering
