@@ -16,7 +16,8 @@ from a failed job from an unreachable server::
 
 Anything else escaping a command is a bug in the toolkit: the CLI prints one line and exits 70
 (TOOLKIT_DEBUG=1 shows the traceback). Ctrl-C exits 130; ``toolkit run`` stopped by SIGTERM exits 143 (both
-after stopping the jobs it started).
+after stopping the jobs it started). A command whose standard output is a pipe that its reader closed
+(``toolkit plan | head``) ends quietly with 141, as if stopped by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ EXIT_IMAGE = 5
 EXIT_JOBS_FAILED = 6
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in the toolkit itself
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of standard output stopped reading (`toolkit plan | head`)
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
 
 

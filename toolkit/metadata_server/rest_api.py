@@ -106,7 +106,8 @@ async def _json_body(request: Request):
         raise _Invalid([{
             "type": "value_error", "loc": ["body", *error.parts],
             "msg": f"Value error, {error.reason}",
-            "input": error.value if isinstance(error.value, int) and abs(error.value) < 10**30 else str(error.value),
+            # As text: the number is exactly what JSON encoders (orjson too) cannot write.
+            "input": str(error.value),
         }]) from None
 
 

@@ -232,7 +232,13 @@ def _output_path_problem(path: str) -> str | None:
         return "the output path may not contain '.' or '..' segments"
     if any(segment == "" for segment in segments):
         return "the output path has an empty segment (a doubled or trailing '/', or an empty value)"
+    if any(len(segment.encode("utf-8", "surrogatepass")) > MAX_PATH_SEGMENT_BYTES for segment in segments):
+        # Local storage cannot hold it (ENAMETOOLONG): refused now, not as a failed job after the run.
+        return f"a folder or file name in the output path is longer than {MAX_PATH_SEGMENT_BYTES} bytes"
     return None
+
+
+MAX_PATH_SEGMENT_BYTES = 255  # NAME_MAX of Linux filesystems
 
 
 # ---------------------------------------------------------------------------------------------- rendering
@@ -253,15 +259,23 @@ def _render(
     name: str,
     substitute: Mapping[str, str] | None = None,
 ) -> str:
-    if _simple_path_enabled:
-        simple = _simple_template(environment, template)
-        if simple is not None:
-            return _render_simple(simple, environment, context, name, substitute or {})
     try:
-        compiled = _compile(environment, template)
+        simple = _simple_template(environment, template) if _simple_path_enabled else None
+        if simple is None:
+            compiled = _compile(environment, template)
     except jinja2.TemplateSyntaxError as error:
         problem = error.message or "syntax error"
         raise RenderError(problem, template_name=name, group_id=context.group_id, lineno=error.lineno) from None
+    except (RecursionError, SyntaxError) as error:
+        # Jinja's parser and code generator recurse per level of nesting, and Python's compiler refuses code
+        # nested too deeply (SyntaxError, IndentationError): `{{ x|f|f|f... }}` a thousand times, 300 nested
+        # blocks. toolkit validate refuses the usual cases first (toolkit.spec._templates.nesting_problem).
+        raise RenderError(
+            f"the template nests too deeply to be compiled ({type(error).__name__})", template_name=name,
+            group_id=context.group_id, limit=True,
+        ) from None
+    if simple is not None:
+        return _render_simple(simple, environment, context, name, substitute or {})
     placed = _PlacedValues(compiled.expressions) if compiled.expressions is not None else None
     budget_token = _BUDGET.set(_Budget())
     placed_token = _PLACED.set(placed)
@@ -332,12 +346,20 @@ class _Compiled:
     expressions: tuple[tuple[int, bool], ...] | None
 
 
+# Slots whose values the spec and the person running the toolkit choose, not metadata: exempt from the
+# leading-dash rule (docs/jobspec.md, "Values that start with -").
+_TRUSTED_SLOTS = frozenset({"params", "resources"})
+
+
 @functools.lru_cache(maxsize=512)
 def _compile(environment: jinja2.Environment, template: str) -> _Compiled:
     # Compiling is far slower than rendering and a run renders the same few templates for every group.
     tree = environment.parse(template)
     marking = environment.finalize is _finalize_shell
-    bounding = _Bounding(marking)
+    # Names the template binds itself ({% set %}, {% for %}, {% with %}, macro and call arguments): if `params` or
+    # `resources` is one of them it may hold metadata (`{% set params = group %}`), so it is not trusted.
+    bound = {name.name for name in tree.find_all(nodes.Name) if name.ctx in ("store", "param")}
+    bounding = _Bounding(marking, trusted_slots=_TRUSTED_SLOTS - bound)
     tree = bounding.visit(tree)
     expressions = tuple(bounding.expressions) if marking else None
     return _Compiled(environment.from_string(tree), expressions)
@@ -354,8 +376,9 @@ class _Bounding(NodeTransformer):
     The filter names contain a space, so no template can name them.
     """
 
-    def __init__(self, marking: bool):
+    def __init__(self, marking: bool, trusted_slots: frozenset[str] | set[str] = frozenset()):
         self.marking = marking
+        self.trusted_slots = trusted_slots
         self.expressions: list[tuple[int, bool]] = []
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
@@ -379,7 +402,7 @@ class _Bounding(NodeTransformer):
         names = {name.name for name in expression.find_all(nodes.Name) if name.ctx == "load"}
         if isinstance(expression, nodes.Name) and expression.ctx == "load":
             names.add(expression.name)
-        trusted = names <= {"params", "resources"}
+        trusted = names <= self.trusted_slots
         self.expressions.append((expression.lineno, trusted))
         number = nodes.Const(len(self.expressions) - 1, lineno=expression.lineno)
         return nodes.Filter(expression, "toolkit value", [number], [], None, None, lineno=expression.lineno)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from toolkit.errors import MetadataError, ToolkitError
 
@@ -112,6 +114,28 @@ def _values(meta: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+# A display URL is metadata: the page links to it and lets its viewer frame its origin (the Content-Security-
+# Policy names that origin, in a header and, in an exported page, in a <meta> attribute). So only URLs made of
+# RFC 3986 characters, with a plain host name or address and a numeric port, become links; anything else (a
+# quote, a space, `;`, a non-ASCII character: each broke the policy or the page) is shown as text.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+
+
+def web_origin(url: Any) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL that may be a link, or None (see _URL_CHARACTERS)."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2000:
+        return None
+    if not _URL_CHARACTERS.fullmatch(url):
+        return None
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    host, _, port = host.rpartition(":") if not host.endswith("]") and ":" in host else (host, "", "")
+    if not _HOST.fullmatch(host) or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        return None
+    return f"{parts.scheme}://{host.lower()}" + (f":{int(port)}" if port else "")
+
+
 def analysis_view(raw: dict[str, Any], output_names: dict[str, str] | None = None) -> AnalysisView:
     meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
     provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
@@ -122,7 +146,7 @@ def analysis_view(raw: dict[str, Any], output_names: dict[str, str] | None = Non
         type=str(raw.get("type")),
         status=str(raw.get("status")),
         output=output,
-        display_url=display_url if isinstance(display_url, str) and display_url.startswith(("http://", "https://")) else None,
+        display_url=display_url if web_origin(display_url) else None,
         completed=raw.get("timestampCompleted"),
         output_name=(output_names or {}).get(output or ""),
         values=_values(meta),

@@ -288,10 +288,12 @@ class _Checker:
                 if isinstance(value, str):
                     templates.append((("register", name, "meta", key),
                                       lambda text, k=key: render_text(text, context, name=f"meta.{k}")))
+        from toolkit.spec._templates import too_deep
+
         for path, render in templates:
             text = self.string_at(path)
-            if text is None or ("{" not in text):
-                continue
+            if text is None or ("{" not in text) or too_deep(text):
+                continue  # (a template nested too deeply is reported by check_template)
             try:
                 render(text)
             except RenderError as error:
