@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from toolkit.errors import EnvironmentProblem, UsageError
+from toolkit.errors import EnvironmentProblem, MetadataError, UsageError
 from toolkit.plan import PlanContext, make_plan
 from toolkit.plan.model import Plan
 from toolkit.query import GroupSet, QueryRequest, Rejection, fetch_groups
@@ -22,13 +22,18 @@ from toolkit.settings import Settings
 from toolkit.spec.models import JobSpec
 
 
-def parse_params(spec: JobSpec, assignments: list[str] | None) -> dict[str, Any]:
-    """``--param NAME=VALUE`` (repeatable), typed by the spec's ``params``, defaults filled in."""
+def parse_params(spec: JobSpec, assignments: list[str] | None, *, shared: bool = False) -> dict[str, Any]:
+    """``--param NAME=VALUE`` (repeatable), typed by the spec's ``params``, defaults filled in.
+
+    ``shared``: the assignments are for several specs (``toolkit run A.yaml B.yaml``); one that this spec does
+    not declare is another spec's (check_params_declared makes sure some spec declares it)."""
     values: dict[str, Any] = {name: p.default for name, p in spec.params.items()}
     for assignment in assignments or []:
         name, sep, raw = assignment.partition("=")
         if not sep:
             raise UsageError(f"--param {assignment!r}: expected NAME=VALUE")
+        if name not in spec.params and shared:
+            continue
         if name not in spec.params:
             known = ", ".join(sorted(spec.params)) or "none"
             raise UsageError(f"--param {name}: the jobspec declares no such parameter (declared: {known})")
@@ -50,6 +55,19 @@ def parse_params(spec: JobSpec, assignments: list[str] | None) -> dict[str, Any]
     if missing:
         raise UsageError(f"parameter(s) without a default need a value: {', '.join('--param ' + m + '=...' for m in missing)}")
     return values
+
+
+def check_params_declared(specs: list[JobSpec], assignments: list[str] | None) -> None:
+    """With several specs, each ``--param NAME=...`` must be declared by at least one of them (one spec:
+    parse_params says so in its own words)."""
+    if len(specs) < 2:
+        return
+    declared = {name for spec in specs for name in spec.params}
+    for assignment in assignments or []:
+        name = assignment.partition("=")[0]
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise UsageError(f"--param {name}: none of the jobspecs declares such a parameter (declared: {known})")
 
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -294,4 +312,19 @@ def prepare_plan(
         force=force,
     )
     plan = make_plan(spec, groups, context)
+    if spec.register and plan.jobs:
+        from toolkit.preflight import registration_target_problems
+        from toolkit.text import shown
+
+        # Outputs Metamist would refuse to register: the spec's id does not give sequencing groups. An error
+        # before anything runs (each job would cost, then fail to register), not a skip.
+        refused = registration_target_problems(settings.project, plan)
+        if refused:
+            lines = [f"{shown(job_id)}: {why}" for job_id, why in list(refused.items())[:5]]
+            more = f"\n  and {len(refused) - 5} more job(s)" if len(refused) > 5 else ""
+            raise MetadataError(
+                f"{len(refused)} job(s) of {spec.name} could not be registered:\n  " + "\n  ".join(lines) + more,
+                hint="inputs.id must give each group's sequencing group id (usually `id` of a sequencingGroups "
+                "entry); nothing was run",
+            )
     return Prepared(plan=plan, execution_reason=reason)

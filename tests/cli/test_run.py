@@ -73,7 +73,10 @@ def test_plan_json_of_the_demo_lists_every_job_without_running_anything(toolkit)
     assert registration["type"] == "web" and registration["output_uri"] == "file://" + report["destination"]
     assert registration["meta"]["display_url"] == report["display_url"]
     assert registration["meta"]["provenance"]["jobspec_sha256"] == plan["spec"]["sha256"]
-    assert registration["metrics_from"] == metrics["destination"]  # recorded as meta.metrics when registered
+    assert registration["meta"]["jobspec_output"] == "report"
+    # the metrics output's declared shape: checked, then recorded as meta.metrics, when registered
+    assert job["metrics"] == {"metrics": {"reads": "integer", "bases": "integer", "mean_length": "number",
+                                          "mean_quality": "number", "worst_position_quality": "integer"}}
     assert not toolkit.web_bucket.exists(), "plan must not write anything"
 
 

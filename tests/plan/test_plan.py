@@ -102,7 +102,7 @@ def test_two_groups_writing_one_file_is_refused(fastqe, tmp_path):
     )
     with pytest.raises(SpecError) as raised:
         make_plan(spec, GroupSet((two_reads("A1"), two_reads("B2"))), context(tmp_path))
-    assert "same file for groups A1 and B2" in raised.value.render()
+    assert "same file for jobs A1 and B2" in raised.value.render()
 
 
 def test_unknown_read_sizes_are_warned_about_once_per_plan(fastqe, tmp_path):

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from toolkit.metadata_server import load_demo, start_server
-from toolkit.plan.model import Action, Plan, PlannedJob, PlannedOutput, PlannedRegistration, Resources
+from toolkit.plan.model import Action, Plan, PlannedJob, PlannedOutput, PlannedRegistration, Resources, WorkUnit
 from toolkit.query.groups import Group
 from toolkit.registration import existing_analyses, register_jobs, spec_analyses
 
@@ -32,7 +32,7 @@ def planned(group_id: str, output_uri: str, existing_id: int | None = None) -> P
         meta={"jobspec": "unit", "provenance": {"jobspec": "unit"}}, existing_id=existing_id,
     )
     return PlannedJob(
-        group=Group(group_id), action=Action.RUN, reason="new", name=f"unit {group_id}", image="img", command="true",
+        unit=WorkUnit(group_id, "sequencing-group", Group(group_id), (Group(group_id),), ()), action=Action.RUN, reason="new", name=f"unit {group_id}", image="img", command="true",
         outputs={"report": PlannedOutput("report", "web", "r.html", output_uri, output_uri)},
         resources=Resources(1, "1Gi", "1Gi", 2**30, 2**30), registrations=(registration,),
     )

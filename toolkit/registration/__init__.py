@@ -133,14 +133,16 @@ def _analysis_api():
     return _API[1]
 
 
-def _create(project: str, registration: PlannedRegistration, extra_provenance: dict[str, Any]) -> int:
+def _create(
+    project: str, registration: PlannedRegistration, extra_provenance: dict[str, Any], extra_meta: dict[str, Any]
+) -> int:
     from metamist.models import Analysis, AnalysisStatus  # after connect(): see toolkit.metamist_connection
 
     meta = registration.meta
     if extra_provenance:
         meta = {**meta, "provenance": {**meta.get("provenance", {}), **extra_provenance}}
-    if registration.metrics_from:
-        meta = {**meta, **read_metrics(registration.metrics_from)}
+    if extra_meta:
+        meta = {**meta, **extra_meta}
     analysis = Analysis(
         type=registration.type,
         status=AnalysisStatus(registration.status),
@@ -151,62 +153,16 @@ def _create(project: str, registration: PlannedRegistration, extra_provenance: d
     return int(_analysis_api().create_analysis(project, analysis))
 
 
-METRICS_LIMIT_BYTES = 64 * 1024
-METRICS_LIMIT_KEYS = 200
-
-
-def read_metrics(location: str) -> dict[str, Any]:
-    """``{"metrics": {...}}`` from the job's JSON output (``register.NAME.metrics``), for the Analysis' meta.
-
-    Only finite numbers, booleans and short strings are kept, nested objects flattened to dotted keys, within
-    fixed bounds: the file is written by a tool from data. A file that cannot be used gives
-    ``{"metrics_problem": why}`` instead: the output itself is still registered.
-    """
-    import json
-    import math
-
-    try:
-        if "://" in location and not location.startswith("file://"):
-            from cpg_utils import to_path
-
-            raw = to_path(location).read_bytes()[: METRICS_LIMIT_BYTES + 1]
-        else:
-            with open(location.removeprefix("file://"), "rb") as handle:
-                raw = handle.read(METRICS_LIMIT_BYTES + 1)
-        if len(raw) > METRICS_LIMIT_BYTES:
-            return {"metrics_problem": f"metrics file larger than {METRICS_LIMIT_BYTES} bytes: not recorded"}
-        data = json.loads(raw.decode("utf-8"), parse_constant=lambda name: None)
-    except (OSError, ValueError) as error:
-        return {"metrics_problem": f"metrics file not readable as JSON: {error.__class__.__name__}: {error}"[:300]}
-    if not isinstance(data, dict):
-        return {"metrics_problem": "metrics file is not a JSON object"}
-    flat: dict[str, Any] = {}
-
-    def add(prefix: str, value: Any, depth: int) -> None:
-        if len(flat) >= METRICS_LIMIT_KEYS:
-            return
-        if isinstance(value, dict) and depth < 3:
-            for key, item in value.items():
-                add(f"{prefix}.{key}" if prefix else str(key), item, depth + 1)
-        elif isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**63):
-            flat[prefix[:100]] = value
-        elif isinstance(value, float) and math.isfinite(value):
-            flat[prefix[:100]] = value
-        elif isinstance(value, str):
-            flat[prefix[:100]] = value[:200]
-
-    add("", data, 0)
-    return {"metrics": flat}
-
-
 def register_jobs(
-    plan: Plan, jobs: Iterable[PlannedJob], *, replace: bool = False, extra_provenance: dict[str, Any] | None = None
+    plan: Plan, jobs: Iterable[PlannedJob], *, replace: bool = False, extra_provenance: dict[str, Any] | None = None,
+    job_meta: dict[str, dict[str, Any]] | None = None,
 ) -> RegistrationReport:
     """Create the Analyses of the given (succeeded, or register-only) jobs, skipping any that exist by now.
 
     ``replace`` (``toolkit run --force``): an output's Analysis found at planning time is replaced: the new
     one is created and the old one made inactive, so one output keeps exactly one active Analysis.
-    ``extra_provenance`` is what was learnt while running (the tool's version on the service backend).
+    ``extra_provenance`` is what was learnt while running (the tool's version on the service backend);
+    ``job_meta`` what a job itself reported (job id -> meta keys: its checked ``metrics``).
     """
     jobs = list(jobs)
     report = RegistrationReport()
@@ -217,26 +173,26 @@ def register_jobs(
         existing = existing_analyses(plan.project, {(reg.type, reg.status) for _, reg in pending})
     except MetadataError as error:
         for job, reg in pending:
-            report.failed.append((job.group.id, reg.output, str(error)))
+            report.failed.append((job.id, reg.output, str(error)))
         return report
     created: list[tuple[Registered, PlannedRegistration]] = []
     for job, reg in pending:
         known = existing.get((reg.type, reg.output_uri))
         replacing = replace and known is not None and known == reg.existing_id
         if known is not None and not replacing:
-            report.registered.append(Registered(job.group.id, reg.output, known, created=False))
+            report.registered.append(Registered(job.id, reg.output, known, created=False))
             continue
         try:
-            analysis_id = _create(plan.project, reg, extra_provenance or {})
+            analysis_id = _create(plan.project, reg, extra_provenance or {}, (job_meta or {}).get(job.id, {}))
             if replacing:
                 # Create first, then retire the old one: a failure in between leaves two active
                 # Analyses for one output (visible, and fixed by the next --force), never zero.
                 _deactivate(known)
         except MetadataError as error:
-            report.failed.append((job.group.id, reg.output, error.message))
+            report.failed.append((job.id, reg.output, error.message))
             continue
         existing[(reg.type, reg.output_uri)] = analysis_id
-        registered = Registered(job.group.id, reg.output, analysis_id, created=True, replaced=known if replacing else None)
+        registered = Registered(job.id, reg.output, analysis_id, created=True, replaced=known if replacing else None)
         report.registered.append(registered)
         created.append((registered, reg))
     _keep_one_active_per_output(plan.project, created, report)

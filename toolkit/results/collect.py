@@ -236,34 +236,33 @@ def _spec_results(settings, loaded, analyses, samples, record) -> SpecResults:
         return _finish(_merge_registered(result, analyses, samples, {}))
     plan = prepared.plan
     output_names = {out.uri: out.name for job in plan.jobs for out in job.outputs.values()}
-    by_group: dict[str, list[dict[str, Any]]] = {}
+    # A job's Analyses are those of its outputs (one sequencing group may have several jobs: scope read).
+    by_output: dict[str, list[dict[str, Any]]] = {}
     for raw in analyses:
-        for sg in raw.get("sequencingGroups") or []:
-            by_group.setdefault(sg["id"], []).append(raw)
+        by_output.setdefault(raw.get("output") or "", []).append(raw)
     failures = record.get("failed", {}) if record else {}
     for job in plan.jobs:
-        gid = job.group.id
+        gid = job.id
+        own = [raw for out in job.outputs.values() for raw in by_output.pop(out.uri, [])]
         if job.action is Action.DONE:
             state, reason = DONE, job.reason
         elif gid in failures and job.action is Action.RUN:
             failure = failures[gid]
             state = FAILED
             reason = f"{failure.get('detail') or 'job failed'} (run of {failure.get('at', 'an earlier run')})"
-        elif job.action is Action.RUN and job.reason == "new" and not by_group.get(gid):
+        elif job.action is Action.RUN and job.reason == "new" and not own:
             state, reason = NEVER_RUN, "no output yet"
         else:
             state, reason = DUE, job.reason
-        row = GroupRow(gid, samples.get(gid), state, reason)
-        row.analyses = [analysis_view(raw, output_names) for raw in by_group.pop(gid, [])]
+        row = GroupRow(gid, samples.get(job.group.id if job.group else gid), state, reason)
+        row.analyses = [analysis_view(raw, output_names) for raw in own]
         stale = {a.provenance.get("jobspec_sha256") for a in row.analyses} - {None, loaded.content_hash}
         if stale and state == DONE:
             row.reason += "; made with another version of the jobspec file"
         result.groups.append(row)
     for rejection in plan.skipped:
-        row = GroupRow(rejection.group_id, samples.get(rejection.group_id), SKIPPED, rejection.reason)
-        row.analyses = [analysis_view(raw, output_names) for raw in by_group.pop(rejection.group_id, [])]
-        result.groups.append(row)
-    return _finish(_merge_registered(result, [a for rows in by_group.values() for a in rows], samples, output_names))
+        result.groups.append(GroupRow(rejection.group_id, samples.get(rejection.group_id), SKIPPED, rejection.reason))
+    return _finish(_merge_registered(result, [a for rows in by_output.values() for a in rows], samples, output_names))
 
 
 def _merge_registered(result: SpecResults, analyses, samples, output_names) -> SpecResults:
