@@ -51,6 +51,9 @@ class RunResult:
     seconds: float = 0.0
     tool_version: str | None = None  # from the service's version-probe job (local runs probe before planning)
     stopped_early: str | None = None  # why the batch stopped before running every job (jobs done before count)
+    # job id -> wall seconds of the jobs that succeeded: the service's own figure, or locally the time between
+    # a job's outputs appearing and the previous job's (LocalBackend runs one job at a time)
+    durations: dict[str, float] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> list[str]:
@@ -258,12 +261,14 @@ def _write_outputs(batch, outputs: list[tuple[object, str]]) -> None:
 class _OutputWatcher(threading.Thread):
     """Reports each local job as its outputs appear (LocalBackend runs jobs one after another, silently)."""
 
-    def __init__(self, plan: Plan, started: float, report: Callable[[str, int, int], None]):
+    def __init__(self, plan: Plan, started: float, report: Callable[[str, int, int], None] | None,
+                 on_written: Callable[[PlannedJob], None] | None = None):
         super().__init__(daemon=True)
         self.pending = {job.id: job for job in plan.jobs_with(Action.RUN)}
         self.total = len(self.pending)
         self.started = started
         self.report = report
+        self.on_written = on_written
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -274,7 +279,10 @@ class _OutputWatcher(threading.Thread):
         for gid, job in list(self.pending.items()):
             if all(_fresh(out.destination, self.started) for out in job.outputs.values()):
                 del self.pending[gid]
-                self.report(gid, self.total - len(self.pending), self.total)
+                if self.on_written is not None:
+                    self.on_written(job)  # recorded at once: a run killed later still knows what this job wrote
+                if self.report is not None:
+                    self.report(gid, self.total - len(self.pending), self.total)
 
 
 def _fresh(path: str, since: float) -> bool:
@@ -284,7 +292,25 @@ def _fresh(path: str, since: float) -> bool:
         return False
 
 
-def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None] | None = None) -> RunResult:
+def _written_at(job: PlannedJob) -> float:
+    return max(os.stat(out.destination).st_mtime for out in job.outputs.values())
+
+
+def _local_durations(jobs: list[PlannedJob], succeeded: set[str], started: float) -> dict[str, float]:
+    """Wall seconds per succeeded job: LocalBackend runs one job after another, so a job took from the previous
+    job's outputs appearing (or the batch's start) to its own."""
+    finished = sorted((_written_at(job), job.id) for job in jobs if job.id in succeeded)
+    durations, previous = {}, started
+    for at, job_id in finished:
+        durations[job_id] = round(max(at - previous, 0.0), 3)
+        previous = at
+    return durations
+
+
+def run_local(
+    spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None] | None = None,
+    on_written: Callable[[PlannedJob], None] | None = None,
+) -> RunResult:
     """Run the plan's jobs on Hail's LocalBackend and tell which succeeded.
 
     LocalBackend raises at the end for the first failed job and returns nothing per job. A job's outputs
@@ -301,7 +327,7 @@ def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None]
     refused: dict[str, str] = {}
     batch, _ = build_batch(spec, plan, refused=refused)
     started = time.time()
-    watcher = _OutputWatcher(plan, started, report) if report else None
+    watcher = _OutputWatcher(plan, started, report, on_written) if report or on_written else None
     if watcher:
         watcher.start()
     try:
@@ -328,6 +354,7 @@ def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None]
             if result.stopped_early:
                 detail = "not run or not finished: the batch stopped early"
         result.outcomes[job.id] = JobOutcome(job.id, succeeded=not missing, detail=detail)
+    result.durations = _local_durations(to_run, set(result.succeeded), started)
     return result
 
 
@@ -421,6 +448,8 @@ def run_service(spec: JobSpec, plan: Plan) -> RunResult:
             group_id = group_by_job_id.get(status.get("job_id"))
             if group_id:
                 states[group_id] = status.get("state", "")
+                if isinstance(status.get("duration"), (int, float)):
+                    result.durations[group_id] = round(status["duration"] / 1000, 3)  # the service counts ms
     for job in to_run:
         if job.id in refused:
             result.outcomes[job.id] = JobOutcome(job.id, False, f"not submitted: {refused[job.id]}")

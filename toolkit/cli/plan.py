@@ -15,6 +15,10 @@ from toolkit.cli._common import Reporter, add_selection_arguments, emit_json, lo
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_selection_arguments(parser)
     parser.add_argument(
+        "--keep-stale", action="store_true",
+        help="plan as `run --keep-stale` would: outputs registered with another reuse key are reported, not rerun",
+    )
+    parser.add_argument(
         "--format", choices=("table", "json"), default="table",
         help="table: for people (default); json: every job with its command, inputs, outputs, registrations",
     )
@@ -34,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         for loaded in specs:
             params = parse_params(loaded.model, args.param, shared=len(specs) > 1)
             prepared_plans.append(prepare_plan(
-                loaded, settings, sgids=sgids, params=params, execution=args.execution,
+                loaded, settings, sgids=sgids, params=params, execution=args.execution, keep_stale=args.keep_stale,
                 progress=reporter.step if args.format == "table" else (lambda message: None),
             ))
     if args.format == "json":
@@ -48,18 +52,42 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe_estimate(estimate: dict | None) -> str:
+    """``3 jobs to run, ~2 h 10 min of compute, ~$0.41 on the Hail Batch service (spot; $1.10 on demand)``."""
+    from toolkit.plan.estimate import format_duration
+
+    if not estimate or not estimate["jobs"]:
+        return "nothing to run"
+    jobs = f"{estimate['jobs']} job{'s' if estimate['jobs'] != 1 else ''} to run"
+    if estimate["seconds"] is None:
+        return f"{jobs}; time and cost unknown (no earlier runs of this spec in the project, and no `estimate:` hint)"
+    unknown = f" ({estimate['jobs_unknown']} of them unknown: input sizes missing)" if estimate["jobs_unknown"] else ""
+    def money(amount: float) -> str:
+        return f"~${amount:.2f}" if amount >= 0.01 else "under $0.01"
+
+    return (f"{jobs}, ~{format_duration(estimate['seconds'])} of compute{unknown}, {money(estimate['spot_cost'])} on the "
+            f"Hail Batch service (spot; {money(estimate['on_demand_cost'])} on demand)")
+
+
 def print_plan(plan, execution_reason: str) -> None:
+    print(describe_estimate(plan.estimate))
+    if plan.estimate and plan.estimate.get("model"):
+        prices = plan.estimate["prices"]
+        print(f"  throughput {plan.estimate['model']}; prices of {prices['read_on']} ({prices['source']})")
     print(f"jobspec {plan.spec_name} on project {plan.project}: image {plan.image}")
     unit = {"sequencing-group": "sequencing group", "read": "read file", "project": "project"}[plan.scope]
     print(f"one job per {unit}; jobs run {execution_reason}")
     print(f"the command runs under {plan.shell}")
+    from toolkit.plan.estimate import format_duration
+
     rows = [
-        (job.id, job.action.value, job.resources.cpu, job.resources.memory, job.resources.storage, job.reason)
+        (job.id, job.action.value, job.resources.cpu, job.resources.memory, job.resources.storage,
+         format_duration(job.estimate.seconds) if job.estimate is not None else "", job.reason)
         for job in plan.jobs
     ]
-    rows += [(r.group_id, "skip", "", "", "", r.reason) for r in plan.skipped]
+    rows += [(r.group_id, "skip", "", "", "", "", r.reason) for r in plan.skipped]
     print()
-    table(("job", "action", "cpu", "memory", "storage", "why"), rows)
+    table(("job", "action", "cpu", "memory", "storage", "time", "why"), rows)
     # Ids, values and paths come from metadata: printed escaped, never as terminal control sequences.
     for job in plan.jobs:
         print(f"\n# {shown(job.id)} ({job.action.value})")
@@ -75,8 +103,9 @@ def print_plan(plan, execution_reason: str) -> None:
                 f"{', '.join(reg.sequencing_group_ids[:5])} and {len(reg.sequencing_group_ids) - 5} more")
             print(shown(f"  registers {reg.output} as Analysis type={reg.type} status={reg.status} for {targets} ({state})"))
     counts = plan.to_dict()["summary"]
+    stale = f", {counts['stale']} stale (kept)" if counts["stale"] else ""
     print(
-        f"\n{counts['run']} to run, {counts['register']} to register only, {counts['done']} already done, "
+        f"\n{counts['run']} to run, {counts['register']} to register only, {counts['done']} already done{stale}, "
         f"{counts['skipped']} skipped"
     )
     for warning in plan.warnings:

@@ -16,7 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_selection_arguments(parser)
     parser.add_argument(
         "--force", action="store_true",
-        help="rerun groups that are already done; their new Analysis replaces the old one (made inactive)",
+        help="rerun jobs that are already done; their new Analysis replaces the old one (made inactive)",
+    )
+    parser.add_argument(
+        "--keep-stale", action="store_true",
+        help="do not rerun jobs whose outputs are registered with another reuse key (changed command, params, "
+        "image or inputs): only report them (default: rerun them, as Snakemake and Nextflow's -resume do)",
     )
 
 
@@ -79,10 +84,52 @@ def _run_all(args: argparse.Namespace, reporter: Reporter) -> int:
     return 0
 
 
+def output_fingerprints(job) -> dict:
+    """Output name -> toolkit.fingerprint.Fingerprint of the job's outputs that exist. Each file is read once
+    per run (when its job finished, for the journal; then for the Analysis' provenance)."""
+    from cpg_utils.config import get_config
+
+    from toolkit.fingerprint import fingerprint
+
+    mirror = (get_config().get("toolkit") or {}).get("gcs_mirror")
+    found = {}
+    for name, out in job.outputs.items():
+        if out.destination not in _FINGERPRINTS:
+            _FINGERPRINTS[out.destination] = fingerprint(out.destination, mirror)
+        if _FINGERPRINTS[out.destination] is not None:
+            found[name] = _FINGERPRINTS[out.destination]
+    return found
+
+
+_FINGERPRINTS: dict[str, object] = {}  # destination -> its fingerprint (None: absent) in this process
+
+
+def run_record(job, plan, result) -> dict:
+    """What the job used, for its Analyses' provenance (and the next plan's time and cost model)."""
+    import datetime
+
+    return {
+        "job": job.id,
+        "wall_seconds": result.durations.get(job.id),
+        "cpu": job.resources.cpu,
+        "memory_bytes": job.resources.memory_bytes,
+        "storage_bytes": job.resources.storage_bytes,
+        "input_bytes": job.unit.total_read_bytes,
+        "execution": plan.execution,
+        "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _fully_registered(report, job) -> set[str]:
+    """{job.id} when none of the job's registrations failed (its journal entries can go)."""
+    return set() if any(group == job.id for group, _, _ in report.failed) else {job.id}
+
+
 def _run(args, loaded, params, sgids, settings, reporter: Reporter) -> bool:
     """One spec, start to end. True when it planned at least one job (done ones included)."""
     from toolkit.backend import check_host_tool, run_local, run_service
     from toolkit.errors import JobsFailed, MetadataError
+    from toolkit.journal import journal_for
     from toolkit.pipeline import exclusive_run, prepare_plan
     from toolkit.plan.model import Action
     from toolkit.registration import register_jobs
@@ -91,8 +138,8 @@ def _run(args, loaded, params, sgids, settings, reporter: Reporter) -> bool:
     spec = loaded.model
     with exclusive_run(settings.project, spec.name, reporter.step):
         prepared = prepare_plan(
-            loaded, settings, sgids=sgids, params=params, execution=args.execution, probe_version=True, force=args.force,
-            progress=reporter.step,
+            loaded, settings, sgids=sgids, params=params, execution=args.execution, force=args.force,
+            keep_stale=args.keep_stale, progress=reporter.step,
         )
         plan = prepared.plan
         reporter.step(f"jobs run {prepared.execution_reason}; the command runs under {plan.shell}")
@@ -107,7 +154,9 @@ def _run(args, loaded, params, sgids, settings, reporter: Reporter) -> bool:
                 "`fail`: nothing was submitted"
             )
         for job in plan.jobs_with(Action.DONE):
-            reporter.line(f"{job.id}: already done: {job.reason}")
+            reporter.line(f"{shown(job.id)}: already done: {job.reason}")
+        for job in plan.jobs_with(Action.STALE):
+            reporter.warn(f"{shown(job.id)}: {shown(job.reason)}")
 
         to_run = plan.jobs_with(Action.RUN)
         if to_run and plan.execution == "host":
@@ -115,7 +164,27 @@ def _run(args, loaded, params, sgids, settings, reporter: Reporter) -> bool:
 
         register_only = plan.jobs_with(Action.REGISTER)
         for job in register_only:
-            reporter.line(f"{job.id}: {job.reason}")
+            reporter.line(f"{shown(job.id)}: {job.reason}")
+        for job in to_run:
+            if job.reason != "new":
+                reporter.line(f"{shown(job.id)}: runs: {shown(job.reason)}")
+
+        # The journal says what each job set out to write (its reuse key) and what it wrote, so a run killed
+        # before registering leaves outputs the next run can adopt exactly when nothing changed.
+        journal = journal_for(spec.name)
+        journal.append(
+            {"event": "submitted", "destination": out.destination, "job": job.id, "key": job.reuse.digest,
+             "reuse": job.reuse.record(), "command": job.command}
+            for job in to_run for out in job.outputs.values()
+        )
+
+        def written(job) -> None:
+            journal.append(
+                {"event": "written", "destination": out.destination, "job": job.id, "key": job.reuse.digest,
+                 "reuse": job.reuse.record(), "command": job.command,
+                 **(record.record() if (record := output_fingerprints(job).get(name)) else {})}
+                for name, out in job.outputs.items()
+            )
 
         result = None
         metrics_failed: list[str] = []
@@ -123,9 +192,13 @@ def _run(args, loaded, params, sgids, settings, reporter: Reporter) -> bool:
             reporter.step(f"submitting {len(to_run)} job(s)")
             if plan.execution == "service":
                 result = run_service(spec, plan)
+                for job in to_run:
+                    if result.outcomes[job.id].succeeded:
+                        written(job)
             else:
                 with reporter.progress("jobs", len(to_run)) as advance:
-                    result = run_local(spec, plan, report=lambda group_id, done, total: advance(f"{group_id} finished"))
+                    result = run_local(spec, plan, report=lambda group_id, done, total: advance(f"{group_id} finished"),
+                                       on_written=written)
             if result.stopped_early:
                 reporter.fail(f"the batch stopped early ({result.stopped_early}); registering the jobs that finished")
             for group_id in result.failed:
@@ -136,10 +209,13 @@ def _run(args, loaded, params, sgids, settings, reporter: Reporter) -> bool:
         # failed, and nothing of it is registered.
         job_meta: dict[str, dict] = {}
         for job in [*succeeded, *register_only]:
+            job_meta[job.id] = {"outputs": {name: f.record() for name, f in output_fingerprints(job).items()}}
+            if result is not None and job.id in result.outcomes:
+                job_meta[job.id]["provenance"] = {"run": run_record(job, plan, result)}
             if not job.metrics:
                 continue
             try:
-                job_meta[job.id] = {"metrics": read_job_metrics(job)}
+                job_meta[job.id]["metrics"] = read_job_metrics(job)
             except MetricsProblem as problem:
                 reporter.fail(f"{shown(job.id)}: {problem}")
                 if result is not None and job.id in result.outcomes:
@@ -149,12 +225,11 @@ def _run(args, loaded, params, sgids, settings, reporter: Reporter) -> bool:
         succeeded = [job for job in succeeded if job.id not in metrics_failed]
         register_only = [job for job in register_only if job.id not in metrics_failed]
         learnt = {"tool_version": result.tool_version} if result and result.tool_version else None
-        report = register_jobs(
-            plan, succeeded + register_only, replace=args.force, extra_provenance=learnt, job_meta=job_meta
-        )
+        report = register_jobs(plan, succeeded + register_only, extra_provenance=learnt, job_meta=job_meta)
         for registered in report.registered:
             if registered.created:
-                replaced = f" (replaces Analysis {registered.replaced}, now inactive)" if registered.replaced else ""
+                replaced = (f" (replaces Analysis {', '.join(map(str, registered.replaced))}, now inactive)"
+                            if registered.replaced else "")
                 reporter.line(
                     f"{registered.group_id}: registered {registered.output} as Analysis {registered.analysis_id}{replaced}"
                 )
@@ -171,15 +246,20 @@ def _run(args, loaded, params, sgids, settings, reporter: Reporter) -> bool:
                 )
         for group_id, output, message in report.failed:
             reporter.fail(f"{group_id}: could not register {output}: {message}")
-        if result is not None:
-            from toolkit.results.runs import record_run
-
-            # Metamist never hears of a failed job: the results page reads the failures from this record.
-            problem = record_run(
-                spec.name, {gid: result.outcomes[gid].detail for gid in result.failed}, result.succeeded
-            )
-            if problem:
-                reporter.warn(problem)
+        # Metamist never hears of a failed job: the results page reads the failures from the journal. What is
+        # registered now no longer needs it.
+        failed_now = [*(result.failed if result else []), *(j for j in metrics_failed if not result or j not in result.outcomes)]
+        journal.append([
+            *({"event": "failed", "job": job_id, "detail": result.outcomes[job_id].detail if result and job_id in
+               result.outcomes else "metrics"} for job_id in failed_now),
+            *({"event": "succeeded", "job": job.id} for job in [*succeeded, *register_only]),
+            *({"event": "registered", "destination": out.destination}
+              for job in [*succeeded, *register_only] if job.id in _fully_registered(report, job)
+              for out in job.outputs.values()),
+        ])
+        journal.compact()
+        if journal.problem:
+            reporter.warn(journal.problem)
 
     failed = (result.failed if result else []) + [job_id for job_id in metrics_failed if not result or job_id not in result.outcomes]
     done = plan.jobs_with(Action.DONE)

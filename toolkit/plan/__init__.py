@@ -7,6 +7,7 @@ which Analyses Metamist already has) comes in through a :class:`PlanContext`, so
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import math
@@ -17,9 +18,11 @@ from typing import Any, Callable, Iterable, Mapping
 
 from toolkit import __version__
 from toolkit.errors import MetadataError
+from toolkit.journal import JournalState
 from toolkit.plan.model import Action, Plan, PlannedJob, PlannedOutput, PlannedRegistration, Resources, WorkUnit
 from toolkit.plan.names import id_problem, job_name
 from toolkit.plan.render import CommandContext, RenderError, render_command, render_output_path, render_value
+from toolkit.plan.reuse import InputIdentity, ReuseKey, describe_changes
 from toolkit.query.groups import Group, GroupSet, Read, Rejection
 from toolkit.text import shown
 from toolkit.spec.models import JobSpec, ResourcesSection, parse_size
@@ -39,11 +42,28 @@ class PlanContext:
     output_location: Callable[[str, str], str]  # (suffix, category) -> destination path / URI
     display_url: Callable[[str], str | None] = lambda suffix: None  # web suffix -> URL
     output_exists: Callable[[str], bool] = lambda destination: False
-    existing_analyses: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (type, output uri) -> id
+    # (type, output uri) -> this spec's active Analyses of that output, oldest first
+    existing_analyses: Mapping[tuple[str, str], list[Existing]] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     tool_version: str | None = None
     image_id: str | None = None  # the engine's image id (sha256 of its config) when jobs run in containers
+    # What identifies the image in the reuse key: its digest (locked), its build content key, or on the host
+    # the tool's version (toolkit.pipeline.image_identity).
+    image_identity: str = ""
     force: bool = False  # rerun every group; registering then replaces (deactivates) the earlier Analysis
+    keep_stale: bool = False  # report outputs whose reuse key changed instead of rerunning them
+    journal: JournalState | None = None  # what earlier runs wrote (toolkit.journal): adopting leftovers
+    output_fingerprint: Callable[[str], Any] | None = None  # destination -> toolkit.fingerprint.Fingerprint | None
+
+
+@dataclass(frozen=True)
+class Existing:
+    """One of the spec's active Analyses of an output, as much as deciding reuse needs."""
+
+    id: int
+    status: str  # REST spelling: completed, in-progress...
+    reuse: Mapping[str, Any] | None  # its meta.provenance.reuse (None: registered without a key)
+    command: str | None  # its meta.provenance.command
 
 
 def registration_uri(destination: str) -> str:
@@ -189,6 +209,14 @@ def _plan_one(spec: JobSpec, unit: WorkUnit, ctx: PlanContext) -> PlannedJob:
     command_context = unit_context(unit, project=ctx.project, params=ctx.params, resources=resources,
                                    read_paths=locations, outputs={name: out.destination for name, out in outputs.items()})
     command = render_command(spec.command, command_context)
+    key = ReuseKey(
+        command=command,
+        image=ctx.image_identity or ctx.image,
+        params=ctx.params,
+        inputs=tuple(InputIdentity(read.location, read.size, read.checksum) for read in unit.reads),
+        shell=spec.shell.describe(),
+        upstream=tuple(sorted({read.analysis_id for read in unit.reads if read.analysis_id is not None})),
+    )
 
     registrations = []
     for output_name, register in spec.register.items():
@@ -211,6 +239,7 @@ def _plan_one(spec: JobSpec, unit: WorkUnit, ctx: PlanContext) -> PlannedJob:
             **({"image_id": ctx.image_id} if ctx.image_id else {}),
             "command": command,
             "shell": spec.shell.describe(),
+            "reuse": key.record(),
             "toolkit_version": __version__,
             **({"tool_version": ctx.tool_version} if ctx.tool_version else {}),
         }
@@ -222,11 +251,11 @@ def _plan_one(spec: JobSpec, unit: WorkUnit, ctx: PlanContext) -> PlannedJob:
                 output_uri=out.uri,
                 sequencing_group_ids=unit.targets,
                 meta=meta,
-                existing_id=ctx.existing_analyses.get((register.type, out.uri)),
+                reuse_key=key.digest,
             )
         )
 
-    action, reason = _decide(outputs, registrations, ctx)
+    action, reason, registrations = _decide(outputs, registrations, key, ctx)
     return PlannedJob(
         unit=unit,
         action=action,
@@ -238,24 +267,73 @@ def _plan_one(spec: JobSpec, unit: WorkUnit, ctx: PlanContext) -> PlannedJob:
         resources=resources,
         registrations=tuple(registrations),
         metrics=spec.metrics_outputs,
+        reuse=key,
     )
 
 
 def _decide(
-    outputs: dict[str, PlannedOutput], registrations: list[PlannedRegistration], ctx: PlanContext
-) -> tuple[Action, str]:
+    outputs: dict[str, PlannedOutput], registrations: list[PlannedRegistration], key: ReuseKey, ctx: PlanContext
+) -> tuple[Action, str, list[PlannedRegistration]]:
+    """Run, register only, or done (docs/jobspec.md, "Reruns"): an output is done when one of the spec's active
+    Analyses of it carries the same reuse key and status; one with another key is stale, and rerun (its
+    Analysis then replaced) unless ``keep_stale``."""
+    decided: list[PlannedRegistration] = []
+    done_ids: list[int] = []
+    stale_reasons: list[str] = []
+    for registration in registrations:
+        active = list(ctx.existing_analyses.get((registration.type, registration.output_uri), ()))
+        same = [a for a in active if (a.reuse or {}).get("key") == key.digest and a.status == registration.status]
+        if same and not ctx.force:
+            done_ids.append(same[0].id)
+            decided.append(dataclasses.replace(registration, existing_id=same[0].id))
+            continue
+        if active and not ctx.force:
+            newest = active[-1]
+            for reason in describe_changes(newest.reuse, newest.command, key):
+                if reason not in stale_reasons:
+                    stale_reasons.append(reason)
+        # What this job's new Analysis replaces once registered: every active one of the output (a stale
+        # key, or with --force the same one).
+        decided.append(dataclasses.replace(registration, replaces=tuple(a.id for a in active)))
     if ctx.force:
-        replaced = [str(reg.existing_id) for reg in registrations if reg.existing_id is not None]
-        return Action.RUN, "forced" + (f": will replace Analysis {', '.join(replaced)}" if replaced else "")
-    if registrations and all(reg.existing_id is not None for reg in registrations):
-        ids = ", ".join(str(reg.existing_id) for reg in registrations)
-        return Action.DONE, f"already registered (Analysis {ids})"
+        replaced = sorted({i for r in decided for i in r.replaces})
+        return Action.RUN, "forced" + (f": will replace Analysis {', '.join(map(str, replaced))}" if replaced else ""), decided
+    if registrations and len(done_ids) == len(registrations):
+        return Action.DONE, f"already registered (Analysis {', '.join(map(str, done_ids))})", decided
+    if stale_reasons:
+        why = "; ".join(stale_reasons[:3]) + (f"; and {len(stale_reasons) - 3} more" if len(stale_reasons) > 3 else "")
+        if ctx.keep_stale:
+            return Action.STALE, f"stale, kept (--keep-stale): {why}", decided
+        return Action.RUN, f"stale: {why}", decided
     missing = [out.name for out in outputs.values() if not ctx.output_exists(out.destination)]
     if not missing:
-        if not registrations:
-            return Action.DONE, "every output exists (nothing to register)"
-        return Action.REGISTER, "outputs of an earlier run exist but are not registered: registering them"
-    return Action.RUN, "new" if len(missing) == len(outputs) else f"output(s) missing: {', '.join(missing)}"
+        adopt, why = _adoptable(outputs, key, ctx)
+        if adopt and not registrations:
+            return Action.DONE, "every output exists, written by an earlier run (nothing to register)", decided
+        if adopt:
+            return Action.REGISTER, "outputs of an earlier run with the same reuse key exist but are not registered: registering them", decided
+        return Action.RUN, why, decided
+    return Action.RUN, "new" if len(missing) == len(outputs) else f"output(s) missing: {', '.join(missing)}", decided
+
+
+def _adoptable(outputs: dict[str, PlannedOutput], key: ReuseKey, ctx: PlanContext) -> tuple[bool, str]:
+    """May the outputs found at the job's destinations be registered as this job's? Only when the journal says
+    this spec wrote each of them with the planned reuse key (toolkit.journal); otherwise why not."""
+    journal = ctx.journal.outputs if ctx.journal is not None else {}
+    for out in outputs.values():
+        entry = journal.get(out.destination)
+        if entry is None:
+            return False, (f"{out.name} exists at its destination but no run of this spec recorded writing it: "
+                           "not adopting a file it did not write (running the job)")
+        if entry.get("key") != key.digest:
+            changes = describe_changes(entry.get("reuse"), entry.get("command"), key)
+            return False, (f"{out.name} was left by an earlier run with another reuse key ({'; '.join(changes[:2])}): "
+                           "running the job")
+        if entry.get("event") == "written" and entry.get("checksum") and ctx.output_fingerprint is not None:
+            now = ctx.output_fingerprint(out.destination)
+            if now is None or now.checksum != entry.get("checksum"):
+                return False, f"{out.name} was changed after an earlier run wrote it: running the job"
+    return True, ""
 
 
 @contextmanager

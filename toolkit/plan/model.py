@@ -10,13 +10,15 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from toolkit.plan.reuse import ReuseKey
 from toolkit.query.groups import Group, Read, Rejection
 
 
 class Action(str, Enum):
     RUN = "run"  # submit the job, then register its outputs
     REGISTER = "register"  # outputs exist from an earlier run but are not registered: register only
-    DONE = "done"  # every output is registered already: nothing to do
+    DONE = "done"  # every output is registered already, with the same reuse key: nothing to do
+    STALE = "stale"  # registered with another reuse key, and kept as it is (--keep-stale)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ class PlannedRegistration:
     output_uri: str
     sequencing_group_ids: tuple[str, ...]
     meta: dict[str, Any]
-    existing_id: int | None = None  # set when Metamist already has this Analysis
+    existing_id: int | None = None  # this spec's active Analysis of the output with the same reuse key
+    replaces: tuple[int, ...] = ()  # active Analyses of the output this one replaces (stale key, or --force)
+    reuse_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class PlannedJob:
     registrations: tuple[PlannedRegistration, ...]
     # Metrics outputs (outputs.NAME.metrics): output name -> declared shape; checked after the job succeeded.
     metrics: dict[str, dict[str, str]] = field(default_factory=dict)
+    reuse: ReuseKey | None = None  # what the outputs are made from (toolkit.plan.reuse)
+    estimate: Any = None  # toolkit.plan.estimate.Estimate, when the plan was estimated
 
     @property
     def id(self) -> str:
@@ -128,8 +134,11 @@ class PlannedJob:
             "outputs": {name: asdict(out) for name, out in self.outputs.items()},
             "resources": asdict(self.resources),
             "metrics": {name: dict(shape) for name, shape in self.metrics.items()},
+            "reuse_key": self.reuse.digest if self.reuse else None,
+            "estimate": self.estimate.record() if self.estimate is not None else None,
             "registrations": [
-                {**asdict(reg), "sequencing_group_ids": list(reg.sequencing_group_ids)} for reg in self.registrations
+                {**asdict(reg), "sequencing_group_ids": list(reg.sequencing_group_ids), "replaces": list(reg.replaces)}
+                for reg in self.registrations
             ],
         }
 
@@ -148,6 +157,7 @@ class Plan:
     jobs: list[PlannedJob] = field(default_factory=list)
     skipped: list[Rejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    estimate: dict[str, Any] | None = None  # totals and the model behind them (toolkit.plan.estimate)
 
     def jobs_with(self, action: Action) -> list[PlannedJob]:
         return [job for job in self.jobs if job.action is action]
@@ -163,6 +173,7 @@ class Plan:
             "shell": self.shell,
             "params": dict(self.params),
             "summary": {**counts, "skipped": len(self.skipped)},
+            "estimate": self.estimate,
             "jobs": [job.to_dict() for job in self.jobs],
             "skipped": [{"group": r.group_id, "reason": r.reason, "fatal": r.fatal} for r in self.skipped],
             "warnings": list(self.warnings),

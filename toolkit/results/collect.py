@@ -3,7 +3,7 @@
 Per project, per jobspec, per group: the group's state (done, due with the reason, failed, never run, skipped),
 the Analyses the toolkit registered for it (links, metrics, provenance). States come from the plan stage
 (:func:`toolkit.pipeline.prepare_plan`: the action and reason a run would take now) and from the run record
-(:mod:`toolkit.results.runs`: the groups whose job failed in the last run). Nothing here writes anything.
+(:mod:`toolkit.journal`: the jobs that failed in the last run). Nothing here writes anything.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def collect_project(settings, specs: list) -> ProjectResults:
 
     ``settings`` are open for ``settings.project`` (see :func:`toolkit.settings.open_settings`).
     """
-    from toolkit.results.runs import read_run_record
+    from toolkit.journal import journal_for
 
     project = settings.project
     try:
@@ -200,7 +200,7 @@ def collect_project(settings, specs: list) -> ProjectResults:
     results: list[SpecResults] = []
     given = {loaded.model.name for loaded in specs}
     for loaded in specs:
-        record = read_run_record(loaded.model.name)
+        record = {"failed": journal_for(loaded.model.name).state().failed}
         results.append(_spec_results(settings, loaded, by_spec.get(loaded.model.name, []), samples, record))
     for name in sorted(set(by_spec) - given):
         results.append(_registered_only(name, by_spec[name], samples))
@@ -230,7 +230,7 @@ def _spec_results(settings, loaded, analyses, samples, record) -> SpecResults:
     result = SpecResults(spec.name, str(loaded.path), spec.description, [])
     try:
         params = {name: p.default for name, p in spec.params.items()}
-        prepared = prepare_plan(loaded, settings, sgids=None, params=params, execution="host")
+        prepared = prepare_plan(loaded, settings, sgids=None, params=params, execution="auto")
     except ToolkitError as error:
         result.notes.append(f"the plan stage failed, so states are unknown: {error.message}")
         return _finish(_merge_registered(result, analyses, samples, {}))
