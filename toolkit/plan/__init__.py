@@ -318,7 +318,8 @@ def _decide(
 
 def _adoptable(outputs: dict[str, PlannedOutput], key: ReuseKey, ctx: PlanContext) -> tuple[bool, str]:
     """May the outputs found at the job's destinations be registered as this job's? Only when the journal says
-    this spec wrote each of them with the planned reuse key (toolkit.journal); otherwise why not."""
+    this spec wrote each of them, with the planned reuse key, and the file is still the one written
+    (toolkit.journal); otherwise why not."""
     journal = ctx.journal.outputs if ctx.journal is not None else {}
     for out in outputs.values():
         entry = journal.get(out.destination)
@@ -329,10 +330,12 @@ def _adoptable(outputs: dict[str, PlannedOutput], key: ReuseKey, ctx: PlanContex
             changes = describe_changes(entry.get("reuse"), entry.get("command"), key)
             return False, (f"{out.name} was left by an earlier run with another reuse key ({'; '.join(changes[:2])}): "
                            "running the job")
-        if entry.get("event") == "written" and entry.get("checksum") and ctx.output_fingerprint is not None:
-            now = ctx.output_fingerprint(out.destination)
-            if now is None or now.checksum != entry.get("checksum"):
-                return False, f"{out.name} was changed after an earlier run wrote it: running the job"
+        if entry.get("event") != "written":
+            return False, (f"an earlier run of this spec stopped before it recorded writing {out.name}: "
+                           "not adopting the file found there (running the job)")
+        now = ctx.output_fingerprint(out.destination) if ctx.output_fingerprint is not None else None
+        if now is None or now.checksum != entry.get("checksum"):
+            return False, f"{out.name} was changed after an earlier run wrote it: running the job"
     return True, ""
 
 

@@ -141,10 +141,12 @@ def describe_changes(previous: Mapping[str, Any] | None, previous_command: str |
             reasons.append(f"command changed: --param {name} {_show(was)} → {_show(now)}")
     if previous.get("image") != current.image:
         reasons.append(f"image changed: {short_digest(previous.get('image'))} → {short_digest(current.image)}")
-    reasons += _input_changes(previous.get("inputs") or [], current.inputs)
     old_upstream = {int(x) for x in previous.get("upstream") or [] if isinstance(x, int)}
     new_upstream = set(current.upstream)
-    if old_upstream != new_upstream:
+    if old_upstream == new_upstream:
+        # With upstream Analyses (a chained spec) the inputs are their outputs: named by Analysis below.
+        reasons += _input_changes(previous.get("inputs") or [], current.inputs)
+    else:
         added, removed = sorted(new_upstream - old_upstream), sorted(old_upstream - new_upstream)
         parts = []
         if added:
