@@ -54,7 +54,7 @@ def analyses_via_graphql(toolkit, project="sandbox-test"):
 def test_plan_json_of_the_demo_lists_every_job_without_running_anything(toolkit):
     plan = toolkit.json("plan", FASTQE, "--format", "json", "--execution", "host")
     assert plan["project"] == "sandbox-test" and plan["execution"] == "host"
-    assert plan["summary"] == {"run": 3, "register": 0, "done": 0, "skipped": 0}
+    assert plan["summary"] == {"run": 3, "register": 0, "done": 0, "stale": 0, "skipped": 0}
     jobs = {job["group"]["id"]: job for job in plan["jobs"]}
     assert sorted(jobs) == DEMO_GROUPS
     job = jobs["CPGLCL17"]
