@@ -38,7 +38,7 @@ MAX_JOURNAL_BYTES = 64 * 1024 * 1024
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @dataclass
@@ -69,6 +69,7 @@ class Journal:
         self.location = location
         self.local_path = local_path  # None: object storage (rewritten, not appended)
         self.problem: str | None = None
+        self.disabled = False  # no tmp storage: nothing is read or written
 
     # -- reading --------------------------------------------------------------------------------------------
 
@@ -85,6 +86,8 @@ class Journal:
 
     def state(self) -> JournalState:
         state = JournalState()
+        if self.disabled:
+            return state
         try:
             text = self._text()
         except Exception as error:  # noqa: BLE001 - see the module docstring
@@ -103,7 +106,7 @@ class Journal:
 
     def append(self, events: Iterable[dict[str, Any]]) -> None:
         lines = "".join(json.dumps({**event, "at": event.get("at") or _now()}, sort_keys=True) + "\n" for event in events)
-        if not lines:
+        if not lines or self.disabled:
             return
         try:
             if self.local_path is not None:
@@ -122,6 +125,8 @@ class Journal:
 
     def compact(self) -> None:
         """Rewrite the journal as its current state (registered outputs and recovered failures dropped)."""
+        if self.disabled:
+            return
         state = self.state()
         if self.problem:
             return
@@ -144,9 +149,17 @@ class Journal:
 def journal_for(spec_name: str) -> Journal:
     """The journal of ``spec_name`` in the current cpg-utils config's dataset (``[toolkit] gcs_mirror`` stands
     in for GCS, as everywhere)."""
-    from cpg_utils.config import get_config, output_path
+    from cpg_utils.config import ConfigError, get_config, output_path
 
-    location = output_path(f"toolkit-runs/{spec_name}.jsonl", "tmp")
+    try:
+        location = output_path(f"toolkit-runs/{spec_name}.jsonl", "tmp")
+    except (ConfigError, KeyError):
+        journal = Journal("", None)
+        journal.problem = ("the cpg-utils config has no `tmp` storage for the dataset, so there is no run journal: "
+                           "outputs left by a killed run are run again, not adopted, and the results page cannot "
+                           "show failed jobs")
+        journal.disabled = True
+        return journal
     local = None
     if "://" not in location:
         local = location

@@ -67,12 +67,15 @@ def _run_all(args: argparse.Namespace, reporter: Reporter) -> int:
         for loaded, values in zip(specs, params, strict=True):
             if len(specs) > 1:
                 reporter.line(f"== {loaded.model.name} ({args.specs[specs.index(loaded)]})")
+            planned = [False]
             try:
-                planned_any |= _run(args, loaded, values, sgids, settings, reporter)
+                _run(args, loaded, values, sgids, settings, reporter, planned)
             except JobsFailed as failed:
                 # The next spec still runs: it sees what this one registered (and says what it lacks).
                 reporter.fail(f"{loaded.model.name}: {failed.message}")
                 failures.append(f"{loaded.model.name}: {failed.message}")
+            finally:
+                planned_any |= planned[0]
         project = settings.project
     if planned_any:
         reporter.line(
@@ -125,8 +128,8 @@ def _fully_registered(report, job) -> set[str]:
     return set() if any(group == job.id for group, _, _ in report.failed) else {job.id}
 
 
-def _run(args, loaded, params, sgids, settings, reporter: Reporter) -> bool:
-    """One spec, start to end. True when it planned at least one job (done ones included)."""
+def _run(args, loaded, params, sgids, settings, reporter: Reporter, planned: list[bool]) -> None:
+    """One spec, start to end. ``planned[0]`` is set when it planned at least one job (done ones included)."""
     from toolkit.backend import check_host_tool, run_local, run_service
     from toolkit.errors import JobsFailed, MetadataError
     from toolkit.journal import journal_for
@@ -142,6 +145,7 @@ def _run(args, loaded, params, sgids, settings, reporter: Reporter) -> bool:
             keep_stale=args.keep_stale, progress=reporter.step,
         )
         plan = prepared.plan
+        planned[0] = bool(plan.jobs)
         reporter.step(f"jobs run {prepared.execution_reason}; the command runs under {plan.shell}")
         for warning in plan.warnings:
             reporter.warn(warning)
@@ -275,4 +279,3 @@ def _run(args, loaded, params, sgids, settings, reporter: Reporter) -> bool:
         if report.failed:
             problems.append(f"{len(report.failed)} registration(s) failed (rerun to register them; outputs are kept)")
         raise JobsFailed("; ".join(problems))
-    return bool(plan.jobs)
