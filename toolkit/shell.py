@@ -506,3 +506,37 @@ def _wrapped_program(wrapper: str, before: list[str]) -> int | None:
             return index
         index += 1
     return None
+
+
+# Names bash runs without looking at PATH (builtins and keywords; `[` and `test` are both, `time` a keyword).
+SHELL_BUILTINS = frozenset("""
+. : [ [[ alias bg bind break builtin caller case cd command compgen complete compopt continue coproc declare dirs
+disown echo enable eval exec exit export false fc fg for function getopts hash help history if jobs kill let local
+logout mapfile popd printf pushd pwd read readarray readonly return select set shift shopt source suspend test time
+times trap true type typeset ulimit umask unalias unset until wait while
+""".split())
+
+
+def programs(text: str, markers: re.Pattern[str]) -> list[str]:
+    """The programs a command runs from PATH: the literal names of its simple commands (at any depth:
+    pipelines, ``$( )``, loops), less shell builtins and functions the command defines. Names that are values
+    (markers) or expansions (``$tool``) cannot be known before the job runs and are left out; so is a name
+    with a ``/`` (a path the job provides)."""
+    tree = _Tree(text)
+    defined: set[str] = set()
+    found: dict[str, None] = {}
+    stack = [tree.tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "function_definition":
+            name = node.child_by_field_name("name")
+            if name is not None:
+                defined.add(tree.node_text(name))
+        elif node.type == "command":
+            name = node.child_by_field_name("name")
+            if name is not None and name.named_child_count == 1 and name.named_children[0].type == "word":
+                word = tree.node_text(name)
+                if re.fullmatch(r"[A-Za-z0-9_.+-]+", word) and not markers.search(word):
+                    found.setdefault(word, None)
+        stack.extend(reversed(node.children))
+    return [name for name in found if name not in SHELL_BUILTINS and name not in defined]

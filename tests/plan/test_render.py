@@ -248,7 +248,7 @@ def test_unknown_slot_names_the_slot_the_template_and_the_group():
 @pytest.mark.parametrize(
     ("template", "expected"),
     [
-        ("{{ sample }}", "'sample' is undefined (the slots are: reads, outputs, group, params, resources)"),
+        ("{{ sample }}", "'sample' is undefined (the slots are: reads, outputs, group, params, resources, read, groups, project)"),
         ("{{ group.nope }}", "unknown slot group.nope (known: empty, id, lanes, meta, sample)"),
         ("{{ group.keys }}", "unknown slot group.keys"),
         ("{{ params['max-reads'] }}", "unknown slot params['max-reads']"),

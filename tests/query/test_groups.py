@@ -66,7 +66,7 @@ def test_odd_metadata_is_normalised_or_explained():
                 # a read without a location
                 {"id": "B", "assays": [{"meta": {"reads": [{"basename": "x.fq"}]}}]},
                 # listed twice (reached through two paths): processed once
-                {"id": "A", "assays": []},
+                {"id": "A", "assays": [{"meta": {"reads": {"location": "gs://b/a.fq", "size": "12"}}}]},
                 # no id at all
                 {"assays": []},
                 # assays null
@@ -81,6 +81,13 @@ def test_odd_metadata_is_normalised_or_explained():
     reasons = {r.group_id: r.reason for r in groups.rejections}
     assert "read 1 has no location" in reasons["B"]
     assert "no usable id" in reasons["#4"]
+
+
+def test_two_different_entries_with_one_id_are_an_error_naming_the_id():
+    data = {"project": {"sequencingGroups": [{"id": "A", "assays": []}, {"id": "B", "assays": []},
+                                             {"id": "A", "assays": [{"meta": {"reads": []}}]}]}}
+    with pytest.raises(MetadataError, match=r"gives the same id to different entries of `project.sequencingGroups` \(A\)"):
+        extract_groups(fastqe_inputs(expect={"reads": None}), data)
 
 
 def test_groups_expression_that_finds_nothing_is_a_metadata_error():

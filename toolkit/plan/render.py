@@ -63,6 +63,7 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
+import math
 import os
 import re
 import secrets
@@ -92,6 +93,7 @@ __all__ = [
     "render_command",
     "render_output_path",
     "render_text",
+    "render_value",
     "SLOT_NAMES",
 ]
 
@@ -99,7 +101,11 @@ __all__ = [
 # BashJob.command() substitutes or rejects; kept here so that importing this module does not import hail.
 HAIL_PLACEHOLDER = re.compile(r"__(?:RESOURCE_FILE|RESOURCE_GROUP|PYTHON_RESULT|JOB|BATCH)__\d+")
 
-SLOT_NAMES = ("reads", "outputs", "group", "params", "resources")
+SLOT_NAMES = ("reads", "outputs", "group", "params", "resources", "read", "groups", "project")
+# Slots whose values the spec author and the person running the toolkit choose, not metadata: a value from them
+# may start with '-' (a negative number param), see "Values that start with -" in docs/jobspec.md. The project
+# name is checked when the command line or the config gives it (toolkit.settings).
+TRUSTED_SLOTS = frozenset({"params", "resources", "project"})
 
 # Only blanks split words; any other separator (a newline would start a new command) is quoted.
 _WORD_SEPARATOR = re.compile(r"[ \t]+")
@@ -150,9 +156,17 @@ class CommandContext:
     group: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     resources: Mapping[str, Any] = field(default_factory=dict)
+    # `scope: read`: the job's read file: path (localised, as in `reads`), location, basename, size, checksum, position.
+    read: Mapping[str, Any] | None = None
+    # `scope: project`: every member group: id, its fields, and `reads` (localised paths, as in `reads`).
+    groups: Sequence[Mapping[str, Any]] | None = None
+    project: str | None = None
+    job_id: str | None = None  # what errors name: the group, "<group>/<read>", or the project
 
     @property
     def group_id(self) -> str | None:
+        if self.job_id is not None:
+            return self.job_id
         group_id = self.group.get("id")
         return None if group_id is None else str(group_id)
 
@@ -207,6 +221,36 @@ def _stand_ins_for(context: CommandContext) -> dict[str, str]:
 def render_text(template: str, context: CommandContext, *, name: str) -> str:
     """A plain-text template (a register meta value...): same slots and strictness, no quoting."""
     return _render(_text_environment(), template, context, name)
+
+
+# A template that is one `{{ expression }}` and nothing else (blanks aside).
+_LONE_EXPRESSION = re.compile(r"\s*\{\{(?:(?!\}\}|\{\{|\{%|\{#).)*\}\}\s*", re.DOTALL)
+# The values it inserts, while render_value renders it (None otherwise).
+_RAW_VALUES: contextvars.ContextVar[list | None] = contextvars.ContextVar("toolkit_raw_values", default=None)
+
+
+def render_value(template: str, context: CommandContext, *, name: str) -> Any:
+    """``render_text``, except that a template that is a lone expression giving a number or a boolean keeps
+    that JSON type (``{{ reads | length }}`` is 2, not "2"): what a register meta value records."""
+    if "{{" not in template or not _LONE_EXPRESSION.fullmatch(template):
+        return render_text(template, context, name=name)
+    inserted: list = []
+    token = _RAW_VALUES.set(inserted)
+    try:
+        text = render_text(template, context, name=name)
+    finally:
+        _RAW_VALUES.reset(token)
+    if len(inserted) == 1 and _is_json_scalar(inserted[0]):
+        return inserted[0]
+    return text
+
+
+def _is_json_scalar(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return abs(value) < 2**63  # what Metamist's JSON columns hold exactly
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def render_output_path(template: str, context: CommandContext, *, name: str) -> str:
@@ -346,11 +390,6 @@ class _Compiled:
     expressions: tuple[tuple[int, bool], ...] | None
 
 
-# Slots whose values the spec and the person running the toolkit choose, not metadata: exempt from the
-# leading-dash rule (docs/jobspec.md, "Values that start with -").
-_TRUSTED_SLOTS = frozenset({"params", "resources"})
-
-
 @functools.lru_cache(maxsize=512)
 def _compile(environment: jinja2.Environment, template: str) -> _Compiled:
     # Compiling is far slower than rendering and a run renders the same few templates for every group.
@@ -359,7 +398,7 @@ def _compile(environment: jinja2.Environment, template: str) -> _Compiled:
     # Names the template binds itself ({% set %}, {% for %}, {% with %}, macro and call arguments): if `params` or
     # `resources` is one of them it may hold metadata (`{% set params = group %}`), so it is not trusted.
     bound = {name.name for name in tree.find_all(nodes.Name) if name.ctx in ("store", "param")}
-    bounding = _Bounding(marking, trusted_slots=_TRUSTED_SLOTS - bound)
+    bounding = _Bounding(marking, trusted_slots=TRUSTED_SLOTS - bound)
     tree = bounding.visit(tree)
     expressions = tuple(bounding.expressions) if marking else None
     return _Compiled(environment.from_string(tree), expressions)
@@ -514,12 +553,57 @@ def _outputs_slot(context: CommandContext, substitute: Mapping[str, str]) -> _Sl
     return _Slots("outputs", {key: _path_of(value, substitute) for key, value in context.outputs.items()})
 
 
+class ReadFile(str):
+    """``{{ read }}``: the read's localised path, with its ``location``, ``basename``, ``size``, ``checksum`` and
+    ``position`` as attributes (``{{ read.basename }}``). A ``str``, so it is quoted and placed like a path."""
+
+    __slots__ = ("_fields",)
+
+    def __new__(cls, path: str, fields: Mapping[str, Any]):
+        value = super().__new__(cls, path)
+        value._fields = _Slots("read", {**fields, "path": path})
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._fields._lookup(name)
+
+
+def _read_slot(context: CommandContext, substitute: Mapping[str, str]) -> Any:
+    if context.read is None:
+        return StrictUndefined(hint="read is only defined with `scope: read` (one job per read file)", name="read")
+    path = _path_of(context.read.get("path", ""), substitute)
+    return ReadFile(path, {key: value for key, value in context.read.items() if key != "path"})
+
+
+def _groups_slot(context: CommandContext, substitute: Mapping[str, str]) -> Any:
+    if context.groups is None:
+        return StrictUndefined(hint="groups is only defined with `scope: project` (one job over every group)",
+                               name="groups")
+    members = []
+    for member in context.groups:
+        fields = dict(member)
+        fields["reads"] = [_path_of(value, substitute) for value in member.get("reads", ())]
+        members.append(fields)
+    return _wrap("groups", members)
+
+
+def _project_slot(context: CommandContext, substitute: Mapping[str, str]) -> Any:
+    if context.project is None:
+        return StrictUndefined(hint="project has no value here", name="project")
+    return context.project
+
+
 _SLOT_BUILDERS = {
     "reads": _reads_slot,
     "outputs": _outputs_slot,
     "group": lambda context, substitute: _Slots("group", context.group),
     "params": lambda context, substitute: _Slots("params", context.params),
     "resources": lambda context, substitute: _Slots("resources", context.resources),
+    "read": _read_slot,
+    "groups": _groups_slot,
+    "project": _project_slot,
 }
 assert tuple(_SLOT_BUILDERS) == SLOT_NAMES
 
@@ -598,6 +682,9 @@ def _finalize_shell(value: Any) -> str:
 def _finalize_text(value: Any) -> str:
     if isinstance(value, _DashAllowed):
         value = value.value
+    recorder = _RAW_VALUES.get()
+    if recorder is not None:
+        recorder.append(value)
     if _is_word_list(value):
         return " ".join(_as_text(item) for item in value)
     return _as_text(value)
@@ -1111,7 +1198,7 @@ def _placed_segments(segments: list[str | _Lookup]) -> list[str | _Lookup]:
                 f"the command is {analysis.syntax_error[1]} (as the toolkit's shell parser reads it), so where "
                 "its values land cannot be checked"), advice="")
         placed.append(segment._replace(
-            placement=placement, from_metadata=segment.slot not in ("params", "resources")
+            placement=placement, from_metadata=segment.slot not in TRUSTED_SLOTS
         ))
     return placed
 
@@ -1178,7 +1265,7 @@ def _render_simple(
                     outputs = context.outputs
                     if type(outputs) is dict and first in outputs:
                         value = _path_of(outputs[first], substitute)
-                else:
+                elif slot in ("group", "params", "resources"):  # plain mappings (read.path needs _path_of)
                     fields = getattr(context, slot)
                     if type(fields) is dict:
                         field_value = fields.get(first)
@@ -1245,7 +1332,7 @@ def _simple_finalize_shell(value: Any) -> str:
 
 def _simple_finalize_text(value: Any) -> str:
     if type(value) is str and value.isascii() and "\x00" not in value:
-        return value
+        return value  # a str stays a str in render_value: nothing to record
     return str(_finalize_text(value))
 
 

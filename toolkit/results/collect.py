@@ -3,7 +3,7 @@
 Per project, per jobspec, per group: the group's state (done, due with the reason, failed, never run, skipped),
 the Analyses the toolkit registered for it (links, metrics, provenance). States come from the plan stage
 (:func:`toolkit.pipeline.prepare_plan`: the action and reason a run would take now) and from the run record
-(:mod:`toolkit.results.runs`: the groups whose job failed in the last run). Nothing here writes anything.
+(:mod:`toolkit.journal`: the jobs that failed in the last run). Nothing here writes anything.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def collect_project(settings, specs: list) -> ProjectResults:
 
     ``settings`` are open for ``settings.project`` (see :func:`toolkit.settings.open_settings`).
     """
-    from toolkit.results.runs import read_run_record
+    from toolkit.journal import journal_for
 
     project = settings.project
     try:
@@ -224,7 +224,7 @@ def collect_project(settings, specs: list) -> ProjectResults:
     results: list[SpecResults] = []
     given = {loaded.model.name for loaded in specs}
     for loaded in specs:
-        record = read_run_record(loaded.model.name)
+        record = {"failed": journal_for(loaded.model.name).state().failed}
         results.append(_spec_results(settings, loaded, by_spec.get(loaded.model.name, []), samples, record))
     for name in sorted(set(by_spec) - given):
         results.append(_registered_only(name, by_spec[name], samples))
@@ -254,40 +254,39 @@ def _spec_results(settings, loaded, analyses, samples, record) -> SpecResults:
     result = SpecResults(spec.name, str(loaded.path), spec.description, [])
     try:
         params = {name: p.default for name, p in spec.params.items()}
-        prepared = prepare_plan(loaded, settings, sgids=None, params=params, execution="host")
+        prepared = prepare_plan(loaded, settings, sgids=None, params=params, execution="auto")
     except ToolkitError as error:
         result.notes.append(f"the plan stage failed, so states are unknown: {error.message}")
         return _finish(_merge_registered(result, analyses, samples, {}))
     plan = prepared.plan
     output_names = {out.uri: out.name for job in plan.jobs for out in job.outputs.values()}
-    by_group: dict[str, list[dict[str, Any]]] = {}
+    # A job's Analyses are those of its outputs (one sequencing group may have several jobs: scope read).
+    by_output: dict[str, list[dict[str, Any]]] = {}
     for raw in analyses:
-        for sg in raw.get("sequencingGroups") or []:
-            by_group.setdefault(sg["id"], []).append(raw)
+        by_output.setdefault(raw.get("output") or "", []).append(raw)
     failures = record.get("failed", {}) if record else {}
     for job in plan.jobs:
-        gid = job.group.id
+        gid = job.id
+        own = [raw for out in job.outputs.values() for raw in by_output.pop(out.uri, [])]
         if job.action is Action.DONE:
             state, reason = DONE, job.reason
         elif gid in failures and job.action is Action.RUN:
             failure = failures[gid]
             state = FAILED
             reason = f"{failure.get('detail') or 'job failed'} (run of {failure.get('at', 'an earlier run')})"
-        elif job.action is Action.RUN and job.reason == "new" and not by_group.get(gid):
+        elif job.action is Action.RUN and job.reason == "new" and not own:
             state, reason = NEVER_RUN, "no output yet"
         else:
             state, reason = DUE, job.reason
-        row = GroupRow(gid, samples.get(gid), state, reason)
-        row.analyses = [analysis_view(raw, output_names) for raw in by_group.pop(gid, [])]
+        row = GroupRow(gid, samples.get(job.group.id if job.group else gid), state, reason)
+        row.analyses = [analysis_view(raw, output_names) for raw in own]
         stale = {a.provenance.get("jobspec_sha256") for a in row.analyses} - {None, loaded.content_hash}
         if stale and state == DONE:
             row.reason += "; made with another version of the jobspec file"
         result.groups.append(row)
     for rejection in plan.skipped:
-        row = GroupRow(rejection.group_id, samples.get(rejection.group_id), SKIPPED, rejection.reason)
-        row.analyses = [analysis_view(raw, output_names) for raw in by_group.pop(rejection.group_id, [])]
-        result.groups.append(row)
-    return _finish(_merge_registered(result, [a for rows in by_group.values() for a in rows], samples, output_names))
+        result.groups.append(GroupRow(rejection.group_id, samples.get(rejection.group_id), SKIPPED, rejection.reason))
+    return _finish(_merge_registered(result, [a for rows in by_output.values() for a in rows], samples, output_names))
 
 
 def _merge_registered(result: SpecResults, analyses, samples, output_names) -> SpecResults:
