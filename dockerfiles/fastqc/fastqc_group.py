@@ -8,12 +8,12 @@
 FastQC writes one `<read>_fastqc.zip` (and .html) per read file. This script finds each read's ZIP by the
 `Filename` FastQC recorded in it (so the reads keep the order given), and writes:
 
-- HTML: a page with the group's pass/warn/fail table (module x read file), then every read's own FastQC report,
-  unchanged, in an iframe (srcdoc). FastQC embeds its plots and icons as data: URIs, so the page is one
-  self-contained file that works offline.
+- HTML: a page with the group's pass/warn/fail table (module x read file), then every read's own FastQC
+  report, unchanged, in an iframe (srcdoc). FastQC embeds its plots and icons as data: URIs, so the page is
+  one self-contained file that works offline.
 - ZIP: every read's FastQC ZIP content merged into one archive: one `<read>_fastqc/` folder per read, exactly
-  as FastQC lays them out (fastqc_data.txt, summary.txt, fastqc_report.html, Images/, Icons/). Extracted, it is
-  what MultiQC reads. (MultiQC given the ZIP itself would read only the first folder: extract it first.)
+  as FastQC lays them out (fastqc_data.txt, summary.txt, fastqc_report.html, Images/, Icons/). Extracted, it
+  is what MultiQC reads. (MultiQC given the ZIP itself would read only the first folder: extract it first.)
 - metrics JSON (how the group's read files are summarised):
     total_sequences  integer  sum of FastQC's "Total Sequences" over the read files (a pair: reads x 2)
     percent_gc       number   mean of the files' %GC weighted by their sequence counts, 1 decimal (0 if empty)
@@ -22,10 +22,10 @@ FastQC writes one `<read>_fastqc.zip` (and .html) per read file. This script fin
                               sequence_length (FastQC's text, e.g. "100" or "35-151"), poor_quality,
                               modules (module -> status)
 
-Exits 1 with a message when a read has no FastQC result, two reads share a basename (FastQC would have written
-both results to one name), a result cannot be parsed, or FastQC's log (--fastqc-log) shows a Java exception:
-FastQC 0.11.9 prints the stack trace of a gzip that ends early (java.io.EOFException) and still writes a report
-of the reads it got (none, when the damage is in the first block) and exits 0.
+Exits 1 with a message when a read has no FastQC result, two reads share a basename (FastQC would have
+written both results to one name), a result cannot be parsed, or FastQC's log (--fastqc-log) shows a Java
+exception: FastQC 0.11.9 prints the stack trace of a gzip that ends early (java.io.EOFException), still
+writes a report of the reads it got (none, when the damage is in the first block) and exits 0.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ STYLE = """
 body { font-family: Arial, Helvetica, sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.5em; }
 table { border-collapse: collapse; margin: 1em 0; } th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; }
-th { background: #f3f3f3; text-align: left; } td.pass { background: #d9f2d9; } td.warn { background: #fff1c2; }
-td.fail { background: #f7c9c9; } td.num { text-align: right; }
+th { background: #f3f3f3; text-align: left; }
+td.pass { background: #d9f2d9; } td.warn { background: #fff1c2; } td.fail { background: #f7c9c9; }
+td.num { text-align: right; }
 iframe { width: 100%; height: 90vh; border: 1px solid #ccc; }
 """
 
@@ -126,31 +127,34 @@ def report_html(name: str, results: list[dict], reports: list[str]) -> str:
         for title in re.findall(r'<li>\s*<img[^>]*>\s*<a href="#M\d+">([^<]+)</a>', report):
             labels.setdefault(snake(html.unescape(title)), html.unescape(title))
     esc = html.escape
+
+    def row(label: str, cells: list[str]) -> str:
+        return f"<tr><th>{esc(label)}</th>{''.join(cells)}</tr>"
+
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>FastQC: {esc(name)}</title><style>{STYLE}</style></head><body>",
         f"<h1>FastQC: {esc(name)}</h1>",
-        "<table><tr><th></th>" + "".join(f"<th>{esc(result['basename'])}</th>" for result in results) + "</tr>",
-        "<tr><th>Total sequences</th>"
-        + "".join(f'<td class="num">{result["total_sequences"]:,}</td>' for result in results) + "</tr>",
-        "<tr><th>%GC</th>" + "".join(f'<td class="num">{result["percent_gc"]}</td>' for result in results) + "</tr>",
-        "<tr><th>Sequence length</th>"
-        + "".join(f'<td class="num">{esc(result["sequence_length"])}</td>' for result in results) + "</tr>",
+        "<table>" + row("", [f"<th>{esc(r['basename'])}</th>" for r in results]),
+        row("Total sequences", [f'<td class="num">{r["total_sequences"]:,}</td>' for r in results]),
+        row("%GC", [f'<td class="num">{r["percent_gc"]}</td>' for r in results]),
+        row("Sequence length", [f'<td class="num">{esc(r["sequence_length"])}</td>' for r in results]),
     ]
     for module in modules:
         cells = "".join(
             f'<td class="{result["modules"].get(module, "")}">{result["modules"].get(module, "-")}</td>'
             for result in results
         )
-        out.append(f"<tr><th>{esc(labels.get(module, module))}</th>{cells}</tr>")
+        out.append(row(labels.get(module, module), [cells]))
     out.append("</table>")
     out.append("<p>" + " · ".join(
         f'<a href="#read{index}">{esc(result["basename"])}</a>' for index, result in enumerate(results, 1)
     ) + "</p>")
-    for index, (result, report) in enumerate(zip(results, reports), 1):
+    for index, (result, report) in enumerate(zip(results, reports, strict=True), 1):
         out.append(f'<h2 id="read{index}">{esc(result["basename"])}</h2>')
-        out.append(f'<iframe title="FastQC report: {esc(result["basename"])}" srcdoc="{esc(report)}"></iframe>')
+        title = esc(f"FastQC report: {result['basename']}")
+        out.append(f'<iframe title="{title}" srcdoc="{esc(report)}"></iframe>')
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -176,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         basenames = [Path(read).name for read in args.reads]
         duplicates = sorted({name for name in basenames if basenames.count(name) > 1})
         if duplicates:
-            raise Failure(f"reads share a basename, FastQC writes one result per basename: {', '.join(duplicates)}")
+            names = ", ".join(duplicates)
+            raise Failure(f"reads share a basename (FastQC writes one result per name): {names}")
         found: dict[str, tuple[dict, zipfile.ZipFile, Path]] = {}
         for path in sorted(args.fastqc_dir.glob("*_fastqc.zip")):
             result, archive = read_result(path)

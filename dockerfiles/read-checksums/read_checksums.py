@@ -6,8 +6,9 @@
 One pass over the file: the bytes read are hashed (md5, as Metamist records reads; sha256 if the recorded
 checksum says so) while they are decompressed. The gzip check is the one `gzip -t` makes: every member
 decompresses, its CRC-32 and length trailer match, the file does not end inside a member, and nothing but
-zero padding follows the last member (stricter than `gzip -t`, which only warns about trailing garbage). A file that does not start with the gzip magic is read as plain
-FASTQ unless its name ends in .gz (then it is an error).
+zero padding follows the last member (stricter than `gzip -t`, which only warns about trailing garbage).
+A file that does not start with the gzip magic is read as plain FASTQ unless its name ends in .gz (then it is
+an error).
 
 On success it writes the metrics JSON and exits 0:
     basename           string   the read file's name
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Write option values as --name=VALUE; put the read path after --.",
     )
     parser.add_argument("--version", action="version", version=f"read-checksums {__version__}")
-    parser.add_argument("--expected", default="", help="the recorded checksum: md5:<hex> (empty: none recorded)")
+    parser.add_argument("--expected", default="", help="the recorded checksum, md5:<hex> (empty: none)")
     parser.add_argument("--require-checksum", action="store_true", help="fail when no checksum was recorded")
     parser.add_argument("--metrics", required=True, type=Path, help="the metrics JSON to write on success")
     parser.add_argument("read", type=Path, help="the read file")
@@ -167,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
     args.metrics.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     verified = f"{expected[0]} matches Metamist" if expected else "no checksum recorded, md5 computed"
-    print(f"read-checksums: ok: {args.read.name}: {metrics['reads']} reads, {metrics['compression']}, {verified}",
-          file=sys.stderr)
+    summary = f"{metrics['reads']} reads, {metrics['compression']}, {verified}"
+    print(f"read-checksums: ok: {args.read.name}: {summary}", file=sys.stderr)
     return 0
 
 
