@@ -10,7 +10,8 @@ FastQC writes one `<read>_fastqc.zip` (and .html) per read file. This script fin
 
 - HTML: a page with the group's pass/warn/fail table (module x read file), then every read's own FastQC
   report, unchanged, in an iframe (srcdoc). FastQC embeds its plots and icons as data: URIs, so the page is
-  one self-contained file that works offline.
+  one self-contained file that works offline. The iframes are sandboxed (no script): FastQC's reports need
+  none, and a read name FastQC ever left unescaped could run nothing.
 - ZIP: every read's FastQC ZIP content merged into one archive: one `<read>_fastqc/` folder per read, exactly
   as FastQC lays them out (fastqc_data.txt, summary.txt, fastqc_report.html, Images/, Icons/). Extracted, it
   is what MultiQC reads. (MultiQC given the ZIP itself would read only the first folder: extract it first.)
@@ -154,7 +155,7 @@ def report_html(name: str, results: list[dict], reports: list[str]) -> str:
     for index, (result, report) in enumerate(zip(results, reports, strict=True), 1):
         out.append(f'<h2 id="read{index}">{esc(result["basename"])}</h2>')
         title = esc(f"FastQC report: {result['basename']}")
-        out.append(f'<iframe title="{title}" srcdoc="{esc(report)}"></iframe>')
+        out.append(f'<iframe sandbox="" title="{title}" srcdoc="{esc(report)}"></iframe>')
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
