@@ -7,9 +7,10 @@
 #   scripts/setup.sh [--with-multiqc]
 #
 # --with-multiqc also installs MultiQC for host runs of jobspecs/multiqc.yaml, pinned as in its image
-# (dockerfiles/multiqc/constraints.txt), in a virtualenv of its own (.venv/multiqc, linked as .venv/bin/multiqc:
-# its pins would clash with hail's). It is large: about 1.1 GB and a minute. FastQC itself comes from Debian
-# (`apt-get install fastqc`, as root), not from here. Containers need none of this: each image has its tools.
+# (dockerfiles/multiqc/constraints.txt), with multiqc-storage-fallback (dockerfiles/multiqc/), in a virtualenv
+# of its own (.venv/multiqc, both linked into .venv/bin: MultiQC's pins would clash with hail's). It is large:
+# about 1.1 GB and a minute. FastQC itself comes from Debian (`apt-get install fastqc`, as root), not from
+# here. Containers need none of this: each image has its tools.
 # Idempotent: re-running after the first time only reinstalls what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,20 +59,23 @@ if [ "$with_multiqc" = 1 ]; then
     # the version the spec's image installs (its build arg VERSION)
     version=$(.venv/bin/python -c 'from toolkit.spec import load_spec
 print(load_spec("jobspecs/multiqc.yaml").model.image.build_args["VERSION"])')
-    want=$( { echo "$version"; cat dockerfiles/multiqc/constraints.txt; } | sha256sum | cut -d' ' -f1)
+    want=$( { echo "$version"; cat dockerfiles/multiqc/constraints.txt dockerfiles/multiqc/pyproject.toml \
+        dockerfiles/multiqc/*.py; } | sha256sum | cut -d' ' -f1)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "setup: installing MultiQC $version for host runs into .venv/multiqc (about 1.1 GB, a minute)"
         log=$(mktemp)
         rm -rf .venv/multiqc
         if ! { "$PYTHON" -m venv .venv/multiqc \
                 && .venv/multiqc/bin/python -m pip install -c dockerfiles/multiqc/constraints.txt "multiqc==$version" \
-                && .venv/multiqc/bin/python -m pip uninstall -y polars-runtime-32; } >"$log" 2>&1; then
+                && .venv/multiqc/bin/python -m pip uninstall -y polars-runtime-32 \
+                && .venv/multiqc/bin/python -m pip install ./dockerfiles/multiqc; } >"$log" 2>&1; then
             tail -n 40 "$log" >&2
             echo "setup: MultiQC install failed (full log: $log)" >&2
             exit 1
         fi
         rm -f "$log"
         ln -sfn ../multiqc/bin/multiqc .venv/bin/multiqc
+        ln -sfn ../multiqc/bin/multiqc-storage-fallback .venv/bin/multiqc-storage-fallback
         .venv/bin/multiqc --version >/dev/null
         echo "$want" > "$stamp"
     fi

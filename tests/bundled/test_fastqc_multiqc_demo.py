@@ -31,14 +31,14 @@ def test_in_the_images_every_group_gets_fastqc_and_the_project_one_multiqc_repor
     env = {"TOOLKIT_REGISTRY": images}
     done = toolkit.run("run", FASTQC, MULTIQC, "--execution", "container", extra_env=env)
     assert f"jobs run in the image {images}/fastqc:0.11.9-1" in done.stderr
-    assert f"jobs run in the image {images}/multiqc:1.35-1" in done.stderr
+    assert f"jobs run in the image {images}/multiqc:1.35-2" in done.stderr
     assert "3 succeeded, 0 failed" in done.stderr and "6 Analyses created" in done.stderr
     assert "1 succeeded, 0 failed" in done.stderr and "2 Analyses created" in done.stderr
     assert "Loading config settings from: /opt/multiqc/multiqc_config.yaml" in done.stdout + done.stderr
 
     check_fastqc_analyses(toolkit, DEMO, dict.fromkeys(DEMO, DEMO_READS_PER_FILE))
     check_multiqc_analyses(toolkit, DEMO)
-    for spec, image in (("fastqc", "fastqc:0.11.9-1"), ("multiqc", "multiqc:1.35-1")):
+    for spec, image in (("fastqc", "fastqc:0.11.9-1"), ("multiqc", "multiqc:1.35-2")):
         for analysis in analyses_of(toolkit, spec):
             assert analysis["meta"]["provenance"]["image"] == f"{images}/{image}"
 

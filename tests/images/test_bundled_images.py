@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 BUNDLED = {
     "jobspecs/fastqc.yaml": "fastqc:0.11.9-1",
-    "jobspecs/multiqc.yaml": "multiqc:1.35-1",
+    "jobspecs/multiqc.yaml": "multiqc:1.35-2",
     "jobspecs/read-checksums.yaml": "read-checksums:1.0.0-1",
 }
 
