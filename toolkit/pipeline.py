@@ -76,6 +76,23 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+# GCS bucket names: 3-222 characters of lower-case letters, digits, `-`, `_` and `.`, starting and ending with a
+# letter or digit (cloud.google.com/storage/docs/buckets#naming).
+_GCS_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+
+
+def _gcs_object_problem(location: str, shown: str) -> str | None:
+    """A gs:// read must name one object: a valid bucket and an object path without empty, `.` or `..` parts
+    (Hail would copy a folder, nothing, or another object than the one Metamist lists)."""
+    bucket, _, name = location[len("gs://"):].partition("/")
+    if not _GCS_BUCKET.fullmatch(bucket):
+        return f"read {shown} does not name a GCS bucket (gs://BUCKET/OBJECT)"
+    parts = name.split("/")
+    if not name or any(part in ("", ".", "..") for part in parts):
+        return f"read {shown} does not name one GCS object (an empty, '.' or '..' part, or a folder)"
+    return None
+
+
 def read_location_problem(location: str, *, local_backend: bool, roots: tuple[Path, ...]) -> str | None:
     """Why a read location from metadata cannot be used, or None.
 
@@ -89,7 +106,7 @@ def read_location_problem(location: str, *, local_backend: bool, roots: tuple[Pa
         return f"read location {shown} contains a control character"
     scheme = _SCHEME.match(location)
     if scheme and scheme.group(1).lower() == "gs":
-        return None
+        return _gcs_object_problem(location, shown)
     if scheme and scheme.group(1).lower() != "file":
         return (
             f"read {shown}: {scheme.group(1)}:// locations are not supported "

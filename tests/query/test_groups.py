@@ -140,3 +140,8 @@ def test_read_locations_a_job_could_not_or_must_not_read_are_refused_per_group(t
     assert "not found" in problem(str(allowed / "gone.fq"))
     assert "control character" in problem(str(allowed / "r.fq\nx")) and "control character" in problem("gs://b/\x00")
     assert "Hail Batch service cannot read" in problem(str(allowed / "r.fq"), local_backend=False)
+    # gs:// reads name one object of a real bucket
+    for location in ("gs://bkt/x/..", "gs://bucket/dir/", "gs://bucket/a//b.fq", "gs://bucket/./r.fq", "gs://bucket"):
+        assert "does not name one GCS object" in problem(location), location
+    for location in ("gs:///x.fq", "gs://Bucket/x.fq", "gs://b/x.fq", "gs://-b-/x.fq"):
+        assert "does not name a GCS bucket" in problem(location), location

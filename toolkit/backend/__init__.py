@@ -292,6 +292,21 @@ def _fresh(path: str, since: float) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Hail's LocalBackend and the copy processes it starts print to file descriptor 1. The toolkit's stdout is
+    for results a script may read (or close early: `toolkit run ... | head`), so the batch writes to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _written_at(job: PlannedJob) -> float:
     return max(os.stat(out.destination).st_mtime for out in job.outputs.values())
 
@@ -331,7 +346,8 @@ def run_local(
     if watcher:
         watcher.start()
     try:
-        batch.run()
+        with _stdout_to_stderr():
+            batch.run()
     except subprocess.CalledProcessError:
         pass  # per-job outcomes are read below; Hail already printed the failing command's output
     except Exception as error:  # noqa: BLE001 - the jobs that finished must still be registered
@@ -432,7 +448,8 @@ def run_service(spec: JobSpec, plan: Plan) -> RunResult:
     batch, jobs = build_batch(spec, plan, refused=refused)
     version_destination = _add_version_probe(batch, spec, plan)
     started = time.time()
-    handle = batch.run(wait=True)
+    with _stdout_to_stderr():
+        handle = batch.run(wait=True)
     result.seconds = time.time() - started
     result.tool_version = _read_version(version_destination)
     # After submission each Hail job knows its service job id; the service lists jobs by that id.

@@ -181,7 +181,23 @@ def explain_metadata_error(error: MetadataError, project: str, sgids: Sequence[s
                 for sample in samples
             )
             return UsageError(f"--sgids: {described}", hint="pass sequencing group ids (CPG...) to --sgids")
-        return UsageError(f"--sgids: {message.split(' answered: ', 1)[-1]}", hint=_project_groups_hint(project))
+        # Metamist names the first id it cannot read; name every id that is not one of the project's groups.
+        try:
+            listed = graphql_query(_PROJECT_GROUPS_QUERY, {"project": project})["project"]["sequencingGroups"]
+            unknown = [sgid for sgid in sgids if sgid not in {sg["id"] for sg in listed}]
+        except (MetadataError, KeyError, TypeError):
+            unknown = []
+        said = message.split(" answered: ", 1)[-1]
+        if unknown:
+            from toolkit.text import shown
+
+            return UsageError(
+                f"--sgids: {', '.join(shown(sgid) for sgid in unknown)} "
+                f"{'is not a sequencing group' if len(unknown) == 1 else 'are not sequencing groups'} of project "
+                f"{project} (Metamist: {said})",
+                hint=_project_groups_hint(project),
+            )
+        return UsageError(f"--sgids: {said}", hint=_project_groups_hint(project))
     return error
 
 
