@@ -7,11 +7,13 @@
 # Debian's docker.io, docker-registry and mmdebstrap (as root), starts a private dockerd and registry on
 # 127.0.0.1 (.ci/services/docker-up.sh), and makes the local base images (.ci/services/base-image.sh,
 # cached in .ci-cache/). Without root or apt they are reported as skipped, never as passed; with
-# TOOLKIT_REQUIRE_DOCKER=1 (CI) a missing engine is an error instead.
+# TOOLKIT_REQUIRE_DOCKER=1 (CI) a missing engine is an error instead. The same install step adds Debian's
+# FastQC, which the tests marked `host_tools` need (with MultiQC, which setup.sh --with-multiqc installs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+# --with-multiqc: the host runs of jobspecs/multiqc.yaml in tests/bundled need MultiQC next to the toolkit
+scripts/setup.sh --with-multiqc
 
 want_docker=${TOOLKIT_TEST_DOCKER:-1}
 require_docker=${TOOLKIT_REQUIRE_DOCKER:-0}

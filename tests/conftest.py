@@ -71,13 +71,17 @@ def toolkit(tmp_path) -> Toolkit:
 
 
 # A test with one of these markers that skips is a failure when its variable is 1 (CI has the engine and browser).
-REQUIRED_WHEN = {"docker": "TOOLKIT_REQUIRE_DOCKER", "browser": "TOOLKIT_REQUIRE_BROWSER"}
+REQUIRED_WHEN = {
+    "docker": "TOOLKIT_REQUIRE_DOCKER",
+    "browser": "TOOLKIT_REQUIRE_BROWSER",
+    "host_tools": "TOOLKIT_REQUIRE_HOST_TOOLS",
+}
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """With TOOLKIT_REQUIRE_DOCKER=1 (CI), a `docker` test that skips is a failure: CI always has the engine.
-    The same for `browser` tests and TOOLKIT_REQUIRE_BROWSER=1."""
+    The same for `browser` tests and TOOLKIT_REQUIRE_BROWSER=1, `host_tools` and TOOLKIT_REQUIRE_HOST_TOOLS=1."""
     outcome = yield
     report = outcome.get_result()
     if not report.skipped:

@@ -2,6 +2,7 @@
 # Make the local stand-in for `python:3.10-slim` (no container registry can be reached from these machines).
 #
 #   .ci/services/base-image.sh CACHE_DIR [TAG...]   # TAGs default to python:3.10-slim python:3.11-slim
+#                                                   # python:3.10-slim-bookworm (the FastQC image pins bookworm)
 #
 # Needs DOCKER_HOST (from docker-up.sh) and mmdebstrap. Builds a Debian bookworm rootfs with python3, pip and
 # the CA certificates, adds this machine's extra CA certificates (HTTPS to the package registries goes through
@@ -14,7 +15,7 @@ source "$(dirname "$0")/common.sh"
 
 CACHE_DIR="${1:?usage: base-image.sh CACHE_DIR [TAG...]}"
 TAGS=("${@:2}")
-[ ${#TAGS[@]} -gt 0 ] || TAGS=(python:3.10-slim python:3.11-slim)
+[ ${#TAGS[@]} -gt 0 ] || TAGS=(python:3.10-slim python:3.11-slim python:3.10-slim-bookworm)
 TAG="${TAGS[0]}"
 SUITE="${BASE_IMAGE_SUITE:-bookworm}"
 MIRROR="${BASE_IMAGE_MIRROR:-http://deb.debian.org/debian}"

@@ -15,6 +15,9 @@ command -v curl >/dev/null || missing+=(curl)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
+# Host runs of the bundled jobspecs/fastqc.yaml (tests/bundled): Debian's FastQC (about 10 MB next to the JRE
+# that hail already needs).
+command -v fastqc >/dev/null || missing+=(fastqc)
 if [ ${#missing[@]} -eq 0 ]; then
     log "services: everything installed"
     exit 0
