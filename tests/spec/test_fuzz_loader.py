@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from tests.conftest import REPO
 from toolkit.errors import SpecError
 from toolkit.spec import load_spec
+from toolkit.spec.diagnostics import split_lines
 
 SEEDS = [REPO / "jobspecs" / "fastqe.yaml", *sorted((Path(__file__).parent / "broken").glob("*.yaml"))]
 SEED_TEXTS = [path.read_bytes() for path in SEEDS]
@@ -78,7 +79,7 @@ def check_mutant(raw: bytes, path: Path) -> None:
         load_spec(path)
     except SpecError as error:
         assert error.diagnostics
-        line_count = raw.count(b"\n") + 1
+        line_count = len(split_lines(raw.decode("utf-8", errors="replace")))
         for diagnostic in error.diagnostics:
             assert diagnostic.file == str(path)
             assert 0 <= diagnostic.line <= line_count, diagnostic

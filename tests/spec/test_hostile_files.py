@@ -255,3 +255,28 @@ def test_an_anchor_defined_twice_is_a_positioned_warning_not_a_python_warning(to
         "                  ^~",
     ]
     assert "ReusedAnchorWarning" not in done.stderr
+
+
+@pytest.mark.parametrize("line_break", ["\r", "\r\n"])
+def test_an_error_after_lines_ended_by_a_lone_cr_underlines_its_own_line(toolkit, tmp_path, line_break):
+    """YAML ends a line at a lone CR too (files from old Mac editors, or a stray byte): so does the diagnostic."""
+    spec = tmp_path / "breaks.yaml"
+    spec.write_bytes(line_break.join(["version: 1", "name: x", "resources:", "  cpu: abc", "description: a"])
+                     .encode("utf-8"))
+    stderr = refused(toolkit, "validate", str(spec))
+    lines = stderr.splitlines()
+    at = next(i for i, text in enumerate(lines) if "resources.cpu" in text)
+    assert lines[at].startswith(f"{spec}:4:8: error: ")
+    assert lines[at + 1:at + 3] == ["  cpu: abc", "       ^~~"]
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x85"])
+def test_a_unicode_line_separator_is_no_line_break_and_the_underline_stays_on_the_shown_line(toolkit, tmp_path,
+                                                                                              separator):
+    spec = tmp_path / "separator.yaml"
+    spec.write_text(f"version: 1{separator}name: x\n", encoding="utf-8")
+    stderr = refused(toolkit, "validate", str(spec))
+    file, line, column, _ = first_error(stderr)
+    assert (file, line) == (str(spec), 1)
+    shown = stderr.splitlines()[1]
+    assert shown.startswith("version: 1") and column <= len(shown) + 1

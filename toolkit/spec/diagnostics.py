@@ -7,6 +7,7 @@ underline (``^~~~``) under the offending span, so the user can fix everything in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
@@ -121,6 +122,12 @@ def _read_lines(file: str, sources: dict[str, str] | None) -> list[str] | None:
     return split_lines(text)
 
 
+# The line breaks YAML 1.2 (and ruamel.yaml, when it positions a node or an error) counts: CR LF, a lone CR, LF.
+# `str.splitlines` would also split on NEL, U+2028 and form feeds, `split("\n")` would miss a lone CR: either
+# way a diagnostic would underline the wrong text.
+YAML_LINE_BREAK = re.compile("\r\n?|\n")
+
+
 def split_lines(text: str) -> list[str]:
-    """Lines as YAML counts them (``str.splitlines`` would also split on form feeds and other separators)."""
-    return [line.rstrip("\r") for line in text.split("\n")]
+    """Lines as YAML counts them."""
+    return YAML_LINE_BREAK.split(text)
