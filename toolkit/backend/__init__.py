@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 from toolkit.errors import EnvironmentProblem
 from toolkit.plan.model import Action, Plan, PlannedJob
 from toolkit.plan.names import hail_label, job_name
-from toolkit.plan.render import CommandContext, RenderError, render_command
+from toolkit.render import CommandContext, RenderError, render_command
 from toolkit.spec.models import JobSpec
 
 # Ahead of the spec's command: fail the job on the first failing command, including inside pipelines.
