@@ -1,4 +1,4 @@
-"""Every example in docs/jobspec.md is a tested file (issue 8 item 6).
+"""Every example in docs/jobspec.md is a tested file (issue 8 item 6); every test docs/security.md names exists.
 
 Each ```yaml block of the page is preceded by `<!-- example: PATH -->` and is a verbatim run of whole lines of
 that file under docs/examples/; every example file validates without an error or a warning; the spec tests
@@ -75,3 +75,16 @@ def test_every_toolkit_command_shown_parses_with_the_current_cli():
     assert len(commands) >= 3
     for words in commands:
         parser.parse_args([word if word != "SPEC" else "spec.yaml" for word in words])
+
+
+def test_every_test_and_module_docs_security_md_names_exists():
+    """docs/security.md backs each guarantee with tests: the files (and test functions) it names must exist."""
+    text = (REPO / "docs" / "security.md").read_text()
+    named = re.findall(r"`((?:tests|toolkit)/[\w/]+\.py)`", text)
+    assert len(named) >= 20
+    for path in named:
+        assert (REPO / path).is_file(), path
+    for module, function in re.findall(r"`([\w]+\.py)::(test_\w+)`", text):
+        (path,) = [p for p in REPO.glob(f"tests/**/{module}")]
+        assert f"def {function}(" in path.read_text(), (module, function)
+    assert "docs/security.md" in (REPO / "README.md").read_text()

@@ -12,11 +12,13 @@ from a failed job from an unreachable server::
     ├── DataLoadError               3  a dataset / sample sheet given to ``toolkit metadata load`` is invalid
     ├── EnvironmentProblem          4  something the run needs is missing here (a tool, the Docker Engine...)
     ├── ImageError                  5  building, testing or publishing an image failed
-    └── JobsFailed                  6  the run finished, but at least one group's job failed
+    ├── JobsFailed                  6  the run finished, but at least one group's job failed
+    └── OutputsChanged              7  ``toolkit outputs --verify``: a registered output is missing or changed
 
 Anything else escaping a command is a bug in the toolkit: the CLI prints one line and exits 70
 (TOOLKIT_DEBUG=1 shows the traceback). Ctrl-C exits 130; ``toolkit run`` stopped by SIGTERM exits 143 (both
-after stopping the jobs it started).
+after stopping the jobs it started). A command whose standard output is a pipe that its reader closed
+(``toolkit plan | head``) ends quietly with 141, as if stopped by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ EXIT_METADATA = 3
 EXIT_ENVIRONMENT = 4
 EXIT_IMAGE = 5
 EXIT_JOBS_FAILED = 6
+EXIT_OUTPUTS_CHANGED = 7
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in the toolkit itself
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of standard output stopped reading (`toolkit plan | head`)
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
 
 
@@ -97,3 +101,7 @@ class ImageError(ToolkitError):
 
 class JobsFailed(ToolkitError):
     exit_code = EXIT_JOBS_FAILED
+
+
+class OutputsChanged(ToolkitError):
+    exit_code = EXIT_OUTPUTS_CHANGED

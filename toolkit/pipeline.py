@@ -14,21 +14,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from toolkit.errors import EnvironmentProblem, UsageError
+from toolkit.errors import EnvironmentProblem, MetadataError, UsageError
+from toolkit.fingerprint import fingerprint
 from toolkit.plan import PlanContext, make_plan
-from toolkit.plan.model import Plan
+from toolkit.plan.estimate import PriceTable, Throughput, estimate_job, fit_throughput
+from toolkit.plan.model import Action, Plan
 from toolkit.query import GroupSet, QueryRequest, Rejection, fetch_groups
 from toolkit.settings import Settings
 from toolkit.spec.models import JobSpec
 
 
-def parse_params(spec: JobSpec, assignments: list[str] | None) -> dict[str, Any]:
-    """``--param NAME=VALUE`` (repeatable), typed by the spec's ``params``, defaults filled in."""
+def parse_params(spec: JobSpec, assignments: list[str] | None, *, shared: bool = False) -> dict[str, Any]:
+    """``--param NAME=VALUE`` (repeatable), typed by the spec's ``params``, defaults filled in.
+
+    ``shared``: the assignments are for several specs (``toolkit run A.yaml B.yaml``); one that this spec does
+    not declare is another spec's (check_params_declared makes sure some spec declares it)."""
     values: dict[str, Any] = {name: p.default for name, p in spec.params.items()}
     for assignment in assignments or []:
         name, sep, raw = assignment.partition("=")
         if not sep:
             raise UsageError(f"--param {assignment!r}: expected NAME=VALUE")
+        if name not in spec.params and shared:
+            continue
         if name not in spec.params:
             known = ", ".join(sorted(spec.params)) or "none"
             raise UsageError(f"--param {name}: the jobspec declares no such parameter (declared: {known})")
@@ -52,8 +59,38 @@ def parse_params(spec: JobSpec, assignments: list[str] | None) -> dict[str, Any]
     return values
 
 
+def check_params_declared(specs: list[JobSpec], assignments: list[str] | None) -> None:
+    """With several specs, each ``--param NAME=...`` must be declared by at least one of them (one spec:
+    parse_params says so in its own words)."""
+    if len(specs) < 2:
+        return
+    declared = {name for spec in specs for name in spec.params}
+    for assignment in assignments or []:
+        name = assignment.partition("=")[0]
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise UsageError(f"--param {name}: none of the jobspecs declares such a parameter (declared: {known})")
+
+
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+# GCS bucket names: 3-222 characters of lower-case letters, digits, `-`, `_` and `.`, starting and ending with a
+# letter or digit (cloud.google.com/storage/docs/buckets#naming).
+_GCS_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+
+
+def _gcs_object_problem(location: str, shown: str) -> str | None:
+    """A gs:// read must name one object: a valid bucket and an object path without empty, `.` or `..` parts
+    (Hail would copy a folder, nothing, or another object than the one Metamist lists)."""
+    bucket, _, name = location[len("gs://"):].partition("/")
+    if not _GCS_BUCKET.fullmatch(bucket):
+        return f"read {shown} does not name a GCS bucket (gs://BUCKET/OBJECT)"
+    parts = name.split("/")
+    if not name or any(part in ("", ".", "..") for part in parts):
+        return f"read {shown} does not name one GCS object (an empty, '.' or '..' part, or a folder)"
+    return None
 
 
 def read_location_problem(location: str, *, local_backend: bool, roots: tuple[Path, ...]) -> str | None:
@@ -69,7 +106,7 @@ def read_location_problem(location: str, *, local_backend: bool, roots: tuple[Pa
         return f"read location {shown} contains a control character"
     scheme = _SCHEME.match(location)
     if scheme and scheme.group(1).lower() == "gs":
-        return None
+        return _gcs_object_problem(location, shown)
     if scheme and scheme.group(1).lower() != "file":
         return (
             f"read {shown}: {scheme.group(1)}:// locations are not supported "
@@ -234,6 +271,70 @@ def _local_image_id(image: str) -> str | None:
         return None
 
 
+def image_identity(loaded, mode: str, image: str, image_id: str | None, tool_version: str | None) -> str:
+    """What the reuse key calls the software: the locked digest; in a local container the engine's image id;
+    else the image's build content key (what it is built from); on the host, the tool's version."""
+    if mode == "host":
+        return f"host: {tool_version or 'version unknown'}"
+    if "@sha256:" in image:
+        return image.split("@", 1)[1]
+    if mode == "container" and image_id:
+        return image_id
+    from toolkit.images import build_inputs, content_key
+
+    try:
+        return content_key(build_inputs(loaded.path, loaded.model.image))
+    except OSError:
+        return image
+
+
+def estimate_plan(plan: Plan, spec: JobSpec, analyses: list[dict[str, Any]], prices: PriceTable) -> None:
+    """Time and cost per job to run, and in total (toolkit.plan.estimate): throughput learnt from the spec's
+    earlier runs in this project (each Analysis records its job's wall time and input bytes), else the spec's
+    ``estimate:`` hint, else unknown."""
+    samples = []
+    seen_runs: set[tuple] = set()
+    for analysis in analyses:
+        run = ((analysis.get("meta") or {}).get("provenance") or {}).get("run")
+        if not isinstance(run, dict):
+            continue
+        identity = (run.get("job"), run.get("finished"))
+        if identity in seen_runs:
+            continue  # one job registers several outputs: one sample
+        seen_runs.add(identity)
+        size, seconds = run.get("input_bytes"), run.get("wall_seconds")
+        if isinstance(size, (int, float)) and isinstance(seconds, (int, float)):
+            samples.append((int(size), float(seconds)))
+    model = fit_throughput(samples)
+    if model is None and spec.estimate is not None:
+        model = Throughput(spec.estimate.bytes_per_second, spec.estimate.seconds_per_job, 0, "spec estimate")
+    total_seconds, spot, on_demand, unknown = 0.0, 0.0, 0.0, 0
+    to_run = plan.jobs_with(Action.RUN)
+    for job in to_run:
+        estimate = estimate_job(
+            cpu=job.resources.cpu, memory_bytes=job.resources.memory_bytes, storage_bytes=job.resources.storage_bytes,
+            input_bytes=job.unit.total_read_bytes, throughput=model, prices=prices,
+        )
+        object.__setattr__(job, "estimate", estimate)  # the plan's jobs are frozen; the estimate is theirs
+        if estimate.seconds is None:
+            unknown += 1
+            continue
+        total_seconds += estimate.seconds
+        spot += estimate.spot_cost or 0.0
+        on_demand += estimate.on_demand_cost or 0.0
+    plan.estimate = {
+        "jobs": len(to_run),
+        "jobs_unknown": unknown,
+        "seconds": round(total_seconds, 1) if to_run and unknown < len(to_run) else None,
+        "spot_cost": round(spot, 4) if to_run and unknown < len(to_run) else None,
+        "on_demand_cost": round(on_demand, 4) if to_run and unknown < len(to_run) else None,
+        "currency": prices.currency,
+        "model": model.describe() if model else None,
+        "prices": {"source": prices.source, "read_on": prices.read_on, "spot_core_hour": prices.spot_core_hour,
+                   "on_demand_core_hour": prices.on_demand_core_hour},
+    }
+
+
 @dataclass
 class Prepared:
     plan: Plan
@@ -247,15 +348,16 @@ def prepare_plan(
     sgids: tuple[str, ...] | None,
     params: dict[str, Any],
     execution: str = "auto",
-    probe_version: bool = False,
     force: bool = False,
+    keep_stale: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> Prepared:
     """query -> plan, with everything the plan needs from the outside world looked up here."""
     from toolkit.backend import probe_tool_version
     from toolkit.images import image_reference
+    from toolkit.journal import journal_for
     from toolkit.preflight import check_before_running
-    from toolkit.registration import existing_analyses
+    from toolkit.registration import existing_for_spec, spec_analyses
 
     spec: JobSpec = loaded.model
     location = output_locator()
@@ -271,13 +373,14 @@ def prepare_plan(
     )
     progress(f"{len(groups.groups)} group(s) to consider, {len(groups.rejections)} skipped")
 
-    existing = {}
-    if spec.register and groups.groups:
-        existing = existing_analyses(settings.project, {(r.type, r.status) for r in spec.register.values()})
+    analyses = spec_analyses(settings.project, spec.name) if spec.register and groups.groups else []
+    existing = existing_for_spec(settings.project, spec.name, analyses)
 
-    tool_version = probe_tool_version(spec, image if mode == "container" else None) if probe_version and mode != "service" else None
-
+    # The version is part of the reuse key on the host (there is no image to name), so plan and run both ask.
+    tool_version = probe_tool_version(spec, image if mode == "container" else None) if mode != "service" else None
     image_id = _local_image_id(image) if mode == "container" else None
+    journal = journal_for(spec.name)
+    mirror = (settings.config.get("toolkit") or {}).get("gcs_mirror")
     context = PlanContext(
         project=settings.project,
         image=image,
@@ -291,7 +394,29 @@ def prepare_plan(
         params=params,
         tool_version=tool_version,
         image_id=image_id,
+        image_identity=image_identity(loaded, mode, image, image_id, tool_version),
         force=force,
+        keep_stale=keep_stale,
+        journal=journal.state(),
+        output_fingerprint=lambda destination: fingerprint(destination, mirror),
     )
     plan = make_plan(spec, groups, context)
+    if journal.problem:
+        plan.warnings.append(journal.problem)
+    estimate_plan(plan, spec, analyses, PriceTable.from_config(settings.config))
+    if spec.register and plan.jobs:
+        from toolkit.preflight import registration_target_problems
+        from toolkit.text import shown
+
+        # Outputs Metamist would refuse to register: the spec's id does not give sequencing groups. An error
+        # before anything runs (each job would cost, then fail to register), not a skip.
+        refused = registration_target_problems(settings.project, plan)
+        if refused:
+            lines = [f"{shown(job_id)}: {why}" for job_id, why in list(refused.items())[:5]]
+            more = f"\n  and {len(refused) - 5} more job(s)" if len(refused) > 5 else ""
+            raise MetadataError(
+                f"{len(refused)} job(s) of {spec.name} could not be registered:\n  " + "\n  ".join(lines) + more,
+                hint="inputs.id must give each group's sequencing group id (usually `id` of a sequencingGroups "
+                "entry); nothing was run",
+            )
     return Prepared(plan=plan, execution_reason=reason)

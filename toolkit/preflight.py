@@ -90,3 +90,54 @@ def check_before_running(loaded, location: Callable[[str, str], str], server: st
         diagnostics += analysis_type_diagnostics(loaded, server_analysis_types(), server)
     if diagnostics:
         raise SpecError(sorted(diagnostics, key=Diagnostic.sort_key), source_name=diagnostics[0].file)
+
+
+SETTINGS_QUERY = "query ToolkitSettings { metamistSettings { sequencingGroupPrefix } }"
+KNOWN_GROUPS_QUERY = """
+query ToolkitKnownGroups($project: String!, $ids: [String!]!) {
+  project(name: $project) { sequencingGroups(id: {in_: $ids}) { id } }
+}
+"""
+_CHUNK = 5000  # ids per question: one SQL statement each on the server, far below any request size limit
+
+
+def registration_target_problems(project: str, plan) -> dict[str, str]:
+    """Job id -> why its outputs cannot be registered: a registration target that is not a sequencing group of
+    the project (an id path that picks a sample's external id, a read file's name...). Metamist would refuse each
+    registration after the job ran ("Invalid prefix..."); found here, the job is not run.
+
+    Two questions: the server's sequencing-group prefix (a wrong shape needs no lookup), then which of the
+    well-shaped ids the project has (active ones, as a query lists them by default)."""
+    import re
+
+    from toolkit.metamist_connection import graphql_query
+
+    targets = {target for job in plan.jobs for reg in job.registrations for target in reg.sequencing_group_ids}
+    if not targets:
+        return {}
+    prefix = graphql_query(SETTINGS_QUERY)["metamistSettings"]["sequencingGroupPrefix"]
+    shape = re.compile(re.escape(prefix) + r"\d+")
+    well_shaped = sorted(target for target in targets if shape.fullmatch(target))
+    known: set[str] = set()
+    for start in range(0, len(well_shaped), _CHUNK):
+        chunk = well_shaped[start:start + _CHUNK]
+        answer = graphql_query(KNOWN_GROUPS_QUERY, {"project": project, "ids": chunk})
+        known.update(sg["id"] for sg in (answer.get("project") or {}).get("sequencingGroups") or [])
+    problems = {}
+    for job in plan.jobs:
+        unknown = sorted({t for reg in job.registrations for t in reg.sequencing_group_ids} - known)
+        if not unknown:
+            continue
+        from toolkit.text import shown
+
+        listed = ", ".join(shown(target) for target in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        why = "is not" if len(unknown) == 1 else "are not"
+        shaped = all(shape.fullmatch(target) for target in unknown)
+        problems[job.id] = (
+            f"its outputs would be registered against {listed}, which {why} "
+            + (f"a sequencing group of project {project}" if shaped else
+               f"a sequencing group id (Metamist's have the form {prefix}<number>)")
+            + ": Metamist would refuse the registration after the job ran (inputs.id must give the sequencing "
+            "group's id)"
+        )
+    return problems

@@ -65,6 +65,7 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
+import math
 import os
 import re
 import secrets
@@ -94,6 +95,7 @@ __all__ = [
     "render_command",
     "render_output_path",
     "render_text",
+    "render_value",
     "SLOT_NAMES",
 ]
 
@@ -101,7 +103,11 @@ __all__ = [
 # BashJob.command() substitutes or rejects; kept here so that importing this module does not import hail.
 HAIL_PLACEHOLDER = re.compile(r"__(?:RESOURCE_FILE|RESOURCE_GROUP|PYTHON_RESULT|JOB|BATCH)__\d+")
 
-SLOT_NAMES = ("reads", "outputs", "group", "params", "resources")
+SLOT_NAMES = ("reads", "outputs", "group", "params", "resources", "read", "groups", "project")
+# Slots whose values the spec author and the person running the toolkit choose, not metadata: a value from them
+# may start with '-' (a negative number param), see "Values that start with -" in docs/jobspec.md. The project
+# name is checked when the command line or the config gives it (toolkit.settings).
+TRUSTED_SLOTS = frozenset({"params", "resources", "project"})
 
 # Only blanks split words; any other separator (a newline would start a new command) is quoted.
 _WORD_SEPARATOR = re.compile(r"[ \t]+")
@@ -152,9 +158,17 @@ class CommandContext:
     group: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     resources: Mapping[str, Any] = field(default_factory=dict)
+    # `scope: read`: the job's read file: path (localised, as in `reads`), location, basename, size, checksum, position.
+    read: Mapping[str, Any] | None = None
+    # `scope: project`: every member group: id, its fields, and `reads` (localised paths, as in `reads`).
+    groups: Sequence[Mapping[str, Any]] | None = None
+    project: str | None = None
+    job_id: str | None = None  # what errors name: the group, "<group>/<read>", or the project
 
     @property
     def group_id(self) -> str | None:
+        if self.job_id is not None:
+            return self.job_id
         group_id = self.group.get("id")
         return None if group_id is None else str(group_id)
 
@@ -211,6 +225,36 @@ def render_text(template: str, context: CommandContext, *, name: str) -> str:
     return _render(_text_environment(), template, context, name)
 
 
+# A template that is one `{{ expression }}` and nothing else (blanks aside).
+_LONE_EXPRESSION = re.compile(r"\s*\{\{(?:(?!\}\}|\{\{|\{%|\{#).)*\}\}\s*", re.DOTALL)
+# The values it inserts, while render_value renders it (None otherwise).
+_RAW_VALUES: contextvars.ContextVar[list | None] = contextvars.ContextVar("toolkit_raw_values", default=None)
+
+
+def render_value(template: str, context: CommandContext, *, name: str) -> Any:
+    """``render_text``, except that a template that is a lone expression giving a number or a boolean keeps
+    that JSON type (``{{ reads | length }}`` is 2, not "2"): what a register meta value records."""
+    if "{{" not in template or not _LONE_EXPRESSION.fullmatch(template):
+        return render_text(template, context, name=name)
+    inserted: list = []
+    token = _RAW_VALUES.set(inserted)
+    try:
+        text = render_text(template, context, name=name)
+    finally:
+        _RAW_VALUES.reset(token)
+    if len(inserted) == 1 and _is_json_scalar(inserted[0]):
+        return inserted[0]
+    return text
+
+
+def _is_json_scalar(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return abs(value) < 2**63  # what Metamist's JSON columns hold exactly
+    return isinstance(value, float) and math.isfinite(value)
+
+
 def render_output_path(template: str, context: CommandContext, *, name: str) -> str:
     """An output's path, relative to its storage root; refuses paths that would leave that root."""
     path = render_text(template, context, name=name)
@@ -234,7 +278,13 @@ def _output_path_problem(path: str) -> str | None:
         return "the output path may not contain '.' or '..' segments"
     if any(segment == "" for segment in segments):
         return "the output path has an empty segment (a doubled or trailing '/', or an empty value)"
+    if any(len(segment.encode("utf-8", "surrogatepass")) > MAX_PATH_SEGMENT_BYTES for segment in segments):
+        # Local storage cannot hold it (ENAMETOOLONG): refused now, not as a failed job after the run.
+        return f"a folder or file name in the output path is longer than {MAX_PATH_SEGMENT_BYTES} bytes"
     return None
+
+
+MAX_PATH_SEGMENT_BYTES = 255  # NAME_MAX of Linux filesystems
 
 
 # ---------------------------------------------------------------------------------------------- rendering
@@ -255,15 +305,23 @@ def _render(
     name: str,
     substitute: Mapping[str, str] | None = None,
 ) -> str:
-    if _simple_path_enabled:
-        simple = _simple_template(environment, template)
-        if simple is not None:
-            return _render_simple(simple, environment, context, name, substitute or {})
     try:
-        compiled = _compile(environment, template)
+        simple = _simple_template(environment, template) if _simple_path_enabled else None
+        if simple is None:
+            compiled = _compile(environment, template)
     except jinja2.TemplateSyntaxError as error:
         problem = error.message or "syntax error"
         raise RenderError(problem, template_name=name, group_id=context.group_id, lineno=error.lineno) from None
+    except (RecursionError, SyntaxError) as error:
+        # Jinja's parser and code generator recurse per level of nesting, and Python's compiler refuses code
+        # nested too deeply (SyntaxError, IndentationError): `{{ x|f|f|f... }}` a thousand times, 300 nested
+        # blocks. toolkit validate refuses the usual cases first (toolkit.spec._templates.nesting_problem).
+        raise RenderError(
+            f"the template nests too deeply to be compiled ({type(error).__name__})", template_name=name,
+            group_id=context.group_id, limit=True,
+        ) from None
+    if simple is not None:
+        return _render_simple(simple, environment, context, name, substitute or {})
     placed = _PlacedValues(compiled.expressions) if compiled.expressions is not None else None
     budget_token = _BUDGET.set(_Budget())
     placed_token = _PLACED.set(placed)
@@ -339,7 +397,10 @@ def _compile(environment: jinja2.Environment, template: str) -> _Compiled:
     # Compiling is far slower than rendering and a run renders the same few templates for every group.
     tree = environment.parse(template)
     marking = environment.finalize is _finalize_shell
-    bounding = _Bounding(marking)
+    # Names the template binds itself ({% set %}, {% for %}, {% with %}, macro and call arguments): if `params` or
+    # `resources` is one of them it may hold metadata (`{% set params = group %}`), so it is not trusted.
+    bound = {name.name for name in tree.find_all(nodes.Name) if name.ctx in ("store", "param")}
+    bounding = _Bounding(marking, trusted_slots=TRUSTED_SLOTS - bound)
     tree = bounding.visit(tree)
     expressions = tuple(bounding.expressions) if marking else None
     return _Compiled(environment.from_string(tree), expressions)
@@ -356,8 +417,9 @@ class _Bounding(NodeTransformer):
     The filter names contain a space, so no template can name them.
     """
 
-    def __init__(self, marking: bool):
+    def __init__(self, marking: bool, trusted_slots: frozenset[str] | set[str] = frozenset()):
         self.marking = marking
+        self.trusted_slots = trusted_slots
         self.expressions: list[tuple[int, bool]] = []
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
@@ -381,7 +443,7 @@ class _Bounding(NodeTransformer):
         names = {name.name for name in expression.find_all(nodes.Name) if name.ctx == "load"}
         if isinstance(expression, nodes.Name) and expression.ctx == "load":
             names.add(expression.name)
-        trusted = names <= {"params", "resources"}
+        trusted = names <= self.trusted_slots
         self.expressions.append((expression.lineno, trusted))
         number = nodes.Const(len(self.expressions) - 1, lineno=expression.lineno)
         return nodes.Filter(expression, "toolkit value", [number], [], None, None, lineno=expression.lineno)
@@ -493,12 +555,57 @@ def _outputs_slot(context: CommandContext, substitute: Mapping[str, str]) -> _Sl
     return _Slots("outputs", {key: _path_of(value, substitute) for key, value in context.outputs.items()})
 
 
+class ReadFile(str):
+    """``{{ read }}``: the read's localised path, with its ``location``, ``basename``, ``size``, ``checksum`` and
+    ``position`` as attributes (``{{ read.basename }}``). A ``str``, so it is quoted and placed like a path."""
+
+    __slots__ = ("_fields",)
+
+    def __new__(cls, path: str, fields: Mapping[str, Any]):
+        value = super().__new__(cls, path)
+        value._fields = _Slots("read", {**fields, "path": path})
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._fields._lookup(name)
+
+
+def _read_slot(context: CommandContext, substitute: Mapping[str, str]) -> Any:
+    if context.read is None:
+        return StrictUndefined(hint="read is only defined with `scope: read` (one job per read file)", name="read")
+    path = _path_of(context.read.get("path", ""), substitute)
+    return ReadFile(path, {key: value for key, value in context.read.items() if key != "path"})
+
+
+def _groups_slot(context: CommandContext, substitute: Mapping[str, str]) -> Any:
+    if context.groups is None:
+        return StrictUndefined(hint="groups is only defined with `scope: project` (one job over every group)",
+                               name="groups")
+    members = []
+    for member in context.groups:
+        fields = dict(member)
+        fields["reads"] = [_path_of(value, substitute) for value in member.get("reads", ())]
+        members.append(fields)
+    return _wrap("groups", members)
+
+
+def _project_slot(context: CommandContext, substitute: Mapping[str, str]) -> Any:
+    if context.project is None:
+        return StrictUndefined(hint="project has no value here", name="project")
+    return context.project
+
+
 _SLOT_BUILDERS = {
     "reads": _reads_slot,
     "outputs": _outputs_slot,
     "group": lambda context, substitute: _Slots("group", context.group),
     "params": lambda context, substitute: _Slots("params", context.params),
     "resources": lambda context, substitute: _Slots("resources", context.resources),
+    "read": _read_slot,
+    "groups": _groups_slot,
+    "project": _project_slot,
 }
 assert tuple(_SLOT_BUILDERS) == SLOT_NAMES
 
@@ -577,6 +684,9 @@ def _finalize_shell(value: Any) -> str:
 def _finalize_text(value: Any) -> str:
     if isinstance(value, _DashAllowed):
         value = value.value
+    recorder = _RAW_VALUES.get()
+    if recorder is not None:
+        recorder.append(value)
     if _is_word_list(value):
         return " ".join(_as_text(item) for item in value)
     return _as_text(value)
@@ -1090,7 +1200,7 @@ def _placed_segments(segments: list[str | _Lookup]) -> list[str | _Lookup]:
                 f"the command is {analysis.syntax_error[1]} (as the toolkit's shell parser reads it), so where "
                 "its values land cannot be checked"), advice="")
         placed.append(segment._replace(
-            placement=placement, from_metadata=segment.slot not in ("params", "resources")
+            placement=placement, from_metadata=segment.slot not in TRUSTED_SLOTS
         ))
     return placed
 
@@ -1157,7 +1267,7 @@ def _render_simple(
                     outputs = context.outputs
                     if type(outputs) is dict and first in outputs:
                         value = _path_of(outputs[first], substitute)
-                else:
+                elif slot in ("group", "params", "resources"):  # plain mappings (read.path needs _path_of)
                     fields = getattr(context, slot)
                     if type(fields) is dict:
                         field_value = fields.get(first)
@@ -1224,7 +1334,7 @@ def _simple_finalize_shell(value: Any) -> str:
 
 def _simple_finalize_text(value: Any) -> str:
     if type(value) is str and value.isascii() and "\x00" not in value:
-        return value
+        return value  # a str stays a str in render_value: nothing to record
     return str(_finalize_text(value))
 
 

@@ -65,18 +65,32 @@ class Settings:
         """Folders local reads may come from (resolved): the demo data, ``$TOOLKIT_READ_ROOTS``
         (``os.pathsep``-separated) and ``[toolkit] local_read_roots`` (a list of folders) of the config.
 
+        Also the dataset's own local storage roots (a local run's outputs): another spec's registered outputs
+        are a chained spec's inputs (``inputs.from_jobspec``), and they are this project's own files.
+
         Nothing else by default: a read location is metadata, and whoever can edit metadata must not be able
         to make a job read (and publish a report of) any file this machine's user can read.
         """
         import toolkit.metadata_server
 
         listed: list[str] = [str(Path(toolkit.metadata_server.__file__).parent / "demo")]
+        listed += self._local_storage_roots()
         listed += [part for part in os.environ.get(READ_ROOTS_VARIABLE, "").split(os.pathsep) if part]
         configured = (self.config.get("toolkit") or {}).get("local_read_roots") if hasattr(self.config, "get") else None
         if isinstance(configured, str):
             configured = [configured]
         listed += [str(item) for item in configured or []]
         return tuple(dict.fromkeys(Path(os.path.realpath(os.path.expanduser(item))) for item in listed))
+
+
+    def _local_storage_roots(self) -> list[str]:
+        storage = self.config.get("storage") if hasattr(self.config, "get") else None
+        if not isinstance(storage, dict):
+            return []
+        dataset = (self.config.get("workflow") or {}).get("dataset")
+        section = storage.get(dataset) or storage.get("default") or {}
+        return [str(root) for category, root in section.items()
+                if category != "web_url" and isinstance(root, str) and root.startswith("/")]
 
 
 def metadata_port() -> int:

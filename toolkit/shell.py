@@ -130,6 +130,39 @@ _EVALUATING_BUILTINS = {
 _WRAPPERS = {"env", "nohup", "nice", "ionice", "time", "timeout", "xargs", "sudo", "stdbuf", "chroot",
              "setsid", "taskset", "flock", "watch", "strace", "parallel", "runuser", "su", "doas"}
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"}
+# Per wrapper: its options that take a value as the next word, and how many arguments come before the program.
+_WRAPPER_SYNTAX = {
+    "env": (frozenset({"-u", "--unset", "-C", "--chdir", "-S", "--split-string"}), 0),
+    "nice": (frozenset({"-n", "--adjustment"}), 0),
+    "ionice": (frozenset({"-c", "--class", "-n", "--classdata", "-p", "--pid", "-P", "--pgid", "-u", "--uid"}), 0),
+    "time": (frozenset({"-f", "--format", "-o", "--output"}), 0),
+    "timeout": (frozenset({"-s", "--signal", "-k", "--kill-after"}), 1),
+    "xargs": (frozenset({"-a", "--arg-file", "-d", "--delimiter", "-E", "-e", "-I", "-i", "-L", "-l", "-n",
+                         "--max-args", "-P", "--max-procs", "-s", "--max-chars", "--process-slot-var"}), 0),
+    "sudo": (frozenset({"-u", "--user", "-g", "--group", "-h", "--host", "-p", "--prompt", "-C", "--close-from",
+                        "-D", "--chdir", "-r", "--role", "-t", "--type", "-U", "--other-user", "-T",
+                        "--command-timeout", "-R", "--chroot"}), 0),
+    "doas": (frozenset({"-u", "-C"}), 0),
+    "stdbuf": (frozenset({"-i", "--input", "-o", "--output", "-e", "--error"}), 0),
+    "chroot": (frozenset({"--userspec", "--groups"}), 1),
+    "flock": (frozenset({"-w", "--wait", "--timeout", "-E", "--conflict-exit-code"}), 1),
+    "taskset": (frozenset(), 1),
+    "watch": (frozenset({"-n", "--interval", "-q", "--equexit"}), 0),
+    "strace": (frozenset({"-o", "-e", "-p", "-s", "-u", "-a", "-b", "-E", "-I", "-O", "-P", "-S", "-X"}), 0),
+    "runuser": (frozenset({"-u", "-g", "--group", "-G", "--supp-group", "-s", "--shell", "-w",
+                           "--whitelist-environment"}), 0),
+    # su [options] [-] [USER [ARGUMENT...]]: its arguments go to the user's shell, so the word after USER is
+    # taken for the program (a value there would be a script the shell runs).
+    "su": (frozenset({"-c", "--command", "--session-command", "-s", "--shell", "-g", "--group", "-G",
+                      "--supp-group", "-w", "--whitelist-environment"}), 1),
+    "setsid": (frozenset(), 0),
+    "nohup": (frozenset(), 0),
+}
+# find's actions that run a program: the next word is the program, its arguments run up to `;` or `+`.
+_FIND_RUNS = {"-exec", "-execdir", "-ok", "-okdir"}
+# Options whose value a program runs as shell code.
+_CODE_OPTIONS = {"su": {"-c", "--command", "--session-command"}, "runuser": {"-c", "--command"},
+                 "flock": {"-c", "--command"}}
 # Declaration options that keep an assigned value plain text (-i evaluates it, -n makes it a reference).
 _PLAIN_DECLARATION_OPTIONS = set("aArxglut")
 
@@ -285,7 +318,22 @@ def _place(tree: _Tree, root, number: int, char_start: int, char_end: int, start
         return Placement(number, char_start, char_end, None)
     if kind == "array":
         return Placement(number, char_start, char_end, None, one_word=False, argument_start=at_start)
-    if kind in ("file_redirect", "herestring_redirect"):
+    if kind == "file_redirect":
+        destinations = structure.children_by_field_name("destination")
+        if destinations and unit.start_byte > destinations[0].start_byte:
+            # `sort > out {{ v }}`: the grammar keeps the words after a redirection's target in the redirection,
+            # but for bash they are arguments of the command (a value there starting with '-' is an option of
+            # sort, after `exec 3> f` the program exec runs).
+            statement = structure.parent
+            body = statement.child_by_field_name("body") if statement is not None else None
+            if statement is not None and statement.type == "redirected_statement" and body is not None \
+                    and body.type == "command":
+                return _argument(tree, body, unit, number, char_start, char_end, at_start, markers,
+                                 extra=statement)
+            return problem("after a redirection's target, where the shell reads no value",
+                           "put the value before the redirection, as an argument of a command")
+        return Placement(number, char_start, char_end, None)
+    if kind == "herestring_redirect":
         return Placement(number, char_start, char_end, None)
     if kind == "heredoc_redirect":
         # Words after the delimiter on the heredoc's line are arguments of its command.
@@ -369,33 +417,126 @@ def _tilde_prefix(before: str, *, assignment: bool) -> bool:
 
 def _argument(tree: _Tree, command, unit, number: int, char_start: int, char_end: int, at_start: bool,
               markers: re.Pattern[str], *, name: str | None = None, extra=None) -> Placement:
-    """A marker in an argument of a simple command (or of ``[``)."""
+    """A marker in an argument of a simple command (or of ``[``).
+
+    ``extra`` is a heredoc redirection (words on its line are arguments) or a redirected statement (words after
+    a redirection's target are arguments, see _place).
+    """
     if name is None:
         name_node = command.child_by_field_name("name")
         name = tree.node_text(name_node) if name_node is not None else ""
         words = list(command.children_by_field_name("argument"))
-        if extra is not None:
+        if extra is not None and extra.type == "redirected_statement":
+            for redirect in extra.children_by_field_name("redirect"):
+                if redirect.type == "file_redirect":
+                    words += redirect.children_by_field_name("destination")[1:]
+        elif extra is not None:
             words += extra.children_by_field_name("argument")
+        words.sort(key=lambda word: word.start_byte)
         before = [tree.node_text(w) for w in words if w.end_byte <= unit.start_byte]
     else:
         # A [ ] test: its operands are nested expressions; the words before the value, as the shell splits them.
         before = tree.data[command.start_byte + 1 : unit.start_byte].decode("utf-8", "surrogatepass").split()
-    program = name.rsplit("/", 1)[-1]
 
     def refuse(where: str, advice: str) -> Placement:
         return Placement(number, char_start, char_end, f"{{{{ ... }}}} is {where}", advice)
 
     if markers.search(name):
         # The program itself is a value: reported at that marker; its arguments are not checked further.
-        pass
-    elif program in _EVALUATING_BUILTINS:
+        return Placement(number, char_start, char_end, None, one_word=False, argument_start=at_start,
+                         after_end_of_options="--" in before)
+    # The program that reads this argument: through wrappers (`env`, `nohup`, `timeout 5`...) and `find -exec`,
+    # so that `nohup sh -c {{ v }}` is a sh -c command, as `sh -c {{ v }}` is.
+    program = name.rsplit("/", 1)[-1]
+    while True:
+        if program in _CODE_OPTIONS and before and before[-1] in _CODE_OPTIONS[program]:
+            return refuse(f"the command {program} {before[-1]} runs", f"{program} {before[-1]} runs its argument "
+                          "as shell code: name the program in the template and pass the value as its argument")
+        if program in _WRAPPERS:
+            start = _wrapped_program(program, before)
+            if start is None:  # the value is where the wrapper expects its program
+                return refuse(f"where {program} expects the program it runs", _PROGRAM)
+            wrapper, program, before = program, before[start].rsplit("/", 1)[-1], before[start + 1:]
+            if markers.search(program):
+                return Placement(number, char_start, char_end, None, one_word=False, argument_start=at_start,
+                                 after_end_of_options="--" in before)
+            continue
+        if program == "find":
+            runs = [i for i, word in enumerate(before) if word in _FIND_RUNS]
+            ends = [i for i, word in enumerate(before) if word in (";", "\\;", "';'", '";"', "+")]
+            if runs and (not ends or ends[-1] < runs[-1]):
+                if runs[-1] == len(before) - 1:
+                    return refuse(f"where find {before[runs[-1]]} expects the program it runs", _PROGRAM)
+                program, before = before[runs[-1] + 1].rsplit("/", 1)[-1], before[runs[-1] + 2:]
+                continue
+        break
+    if program in _EVALUATING_BUILTINS:
         return refuse(f"an argument of {program}", _EVALUATES.format(name=program))
-    elif program in _SHELLS and any(re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", w) for w in before):
+    if program in _SHELLS and any(re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", w) for w in before):
         return refuse(f"in a {program} -c command", f"{program} -c runs its argument as shell code: put the "
                       "code in the template and pass the value as an argument after it ($1)")
-    elif program in _WRAPPERS and all(w.startswith("-") or "=" in w or w[:1].isdigit() for w in before):
-        return refuse(f"where {program} expects the program it runs", _PROGRAM)
-    elif program in ("printf", "[", "test", "wait") and before and before[-1] in ("-v", "-R", "-p"):
+    if program in ("printf", "[", "test", "wait") and before and before[-1] in ("-v", "-R", "-p"):
         return refuse(f"a variable name for {program} {before[-1]}", _VARIABLE)
     return Placement(number, char_start, char_end, None, one_word=False, argument_start=at_start,
                      after_end_of_options="--" in before)
+
+
+def _wrapped_program(wrapper: str, before: list[str]) -> int | None:
+    """The index in ``before`` of the program ``wrapper`` runs, or None when the next word would be it.
+
+    Options are skipped (with their value when they take one, see _WRAPPER_SYNTAX), then the positional
+    arguments the wrapper takes before the program (`timeout DURATION`, `chroot DIR`...). Any word that could
+    still be an option or a positional is not taken for the program: the value after it is refused instead.
+    """
+    value_options, positionals = _WRAPPER_SYNTAX.get(wrapper, (frozenset(), 0))
+    index = 0
+    options_done = False
+    while index < len(before):
+        word = before[index]
+        if not options_done and word == "--":
+            options_done = True
+        elif not options_done and (word.startswith("-") and len(word) > 1 or wrapper == "su" and word == "-"):
+            if word in value_options:
+                index += 1  # the option's value
+        elif wrapper == "env" and "=" in word and not options_done:
+            pass  # NAME=VALUE
+        elif positionals:
+            positionals -= 1
+        else:
+            return index
+        index += 1
+    return None
+
+
+# Names bash runs without looking at PATH (builtins and keywords; `[` and `test` are both, `time` a keyword).
+SHELL_BUILTINS = frozenset("""
+. : [ [[ alias bg bind break builtin caller case cd command compgen complete compopt continue coproc declare dirs
+disown echo enable eval exec exit export false fc fg for function getopts hash help history if jobs kill let local
+logout mapfile popd printf pushd pwd read readarray readonly return select set shift shopt source suspend test time
+times trap true type typeset ulimit umask unalias unset until wait while
+""".split())
+
+
+def programs(text: str, markers: re.Pattern[str]) -> list[str]:
+    """The programs a command runs from PATH: the literal names of its simple commands (at any depth:
+    pipelines, ``$( )``, loops), less shell builtins and functions the command defines. Names that are values
+    (markers) or expansions (``$tool``) cannot be known before the job runs and are left out; so is a name
+    with a ``/`` (a path the job provides)."""
+    tree = _Tree(text)
+    defined: set[str] = set()
+    found: dict[str, None] = {}
+    stack = [tree.tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "function_definition":
+            name = node.child_by_field_name("name")
+            if name is not None:
+                defined.add(tree.node_text(name))
+        elif node.type == "command":
+            name = node.child_by_field_name("name")
+            if name is not None and name.named_child_count == 1 and name.named_children[0].type == "word":
+                word = tree.node_text(name)
+                if re.fullmatch(r"[A-Za-z0-9_.+-]+", word) and not markers.search(word):
+                    found.setdefault(word, None)
+        stack.extend(reversed(node.children))
+    return [name for name in found if name not in SHELL_BUILTINS and name not in defined]

@@ -134,25 +134,39 @@ def _local_batch_config(workdir: Path) -> Iterator[None]:
             os.environ.pop("CPG_CONFIG_PATH", None)
 
 
+def _test_groups(loaded_spec, test, outcome: SpecTestOutcome):
+    """The test's group(s), with their fixtures resolved (None, with a problem noted, when one is missing)."""
+    from toolkit.query.groups import Group, Read
+
+    groups = []
+    for given in test.all_groups:
+        reads = []
+        for read in given.reads:
+            path, checksum = (read, None) if isinstance(read, str) else (read.path, read.checksum)
+            source = loaded_spec.resolve(path)
+            if not source.is_file():
+                outcome.problems.append(f"fixture {path!r} not found ({source})")
+                return None
+            reads.append(Read(str(source), source.stat().st_size, checksum))
+        groups.append(Group(id=given.id, reads=tuple(reads), fields=dict(given.fields)))
+    return groups
+
+
 def _run_one(loaded_spec, test, image_ref: str | None, host: bool) -> SpecTestOutcome:
     from toolkit.backend import check_host_tool, run_local
     from toolkit.plan import PlanContext, make_plan
     from toolkit.plan.model import Action
-    from toolkit.query.groups import Group, GroupSet, Read
+    from toolkit.query.groups import GroupSet
+    from toolkit.registration.metrics import MetricsProblem, read_job_metrics
 
     spec = loaded_spec.model
     outcome = SpecTestOutcome(name=test.name)
-    reads = []
-    for read in test.group.reads:
-        source = loaded_spec.resolve(read)
-        if not source.is_file():
-            outcome.problems.append(f"fixture {read!r} not found ({source})")
-            return outcome
-        reads.append(Read(str(source), source.stat().st_size))
+    groups = _test_groups(loaded_spec, test, outcome)
+    if groups is None:
+        return outcome
     # mkdtemp under /tmp: Hail inserts its scratch path unquoted, so no blanks in it.
     workdir = Path(tempfile.mkdtemp(prefix=f"spec-test-{spec.name}-"))
     try:
-        group = Group(id=test.group.id, reads=tuple(reads), fields=dict(test.group.fields))
         context = PlanContext(
             project="spec-test",
             image=image_ref or "",
@@ -162,9 +176,12 @@ def _run_one(loaded_spec, test, image_ref: str | None, host: bool) -> SpecTestOu
             output_location=lambda suffix, category: str(workdir / "outputs" / category / suffix),
             params=_resolved_params(spec, test.params),
         )
-        plan = make_plan(spec, GroupSet((group,)), context)
-        (job,) = plan.jobs
-        assert job.action is Action.RUN
+        plan = make_plan(spec, GroupSet(tuple(groups)), context)
+        for rejection in plan.skipped:
+            outcome.problems.append(f"{rejection.group_id} could not be planned: {rejection.reason}")
+        if outcome.problems:
+            return outcome
+        assert all(job.action is Action.RUN for job in plan.jobs)
         if host:
             try:
                 check_host_tool(spec)
@@ -177,13 +194,24 @@ def _run_one(loaded_spec, test, image_ref: str | None, host: bool) -> SpecTestOu
             result = run_local(spec, plan)
         outcome.seconds = time.monotonic() - started
         outcome.output = log.read_text(errors="replace")
-        if not result.outcomes[group.id].succeeded:
-            outcome.problems.append(f"the job failed: {result.outcomes[group.id].detail}")
-        for name, expectation in test.expect.items():
-            if name not in job.outputs:
-                outcome.problems.append(f"expect names {name!r}, which is not an output of the spec")
-                continue
-            outcome.problems.extend(_check(name, Path(job.outputs[name].destination), expectation))
+        for job in plan.jobs:
+            failure = None if result.outcomes[job.id].succeeded else result.outcomes[job.id].detail
+            if failure is None and job.metrics:
+                try:
+                    read_job_metrics(job)  # a metrics file of the wrong shape fails the job in a run
+                except MetricsProblem as problem:
+                    failure = str(problem)
+            label = f" ({job.id})" if len(plan.jobs) > 1 else ""
+            if test.fails:
+                if failure is None:
+                    outcome.problems.append(f"the job{label} succeeded, but the test expects it to fail")
+            elif failure is not None:
+                outcome.problems.append(f"the job{label} failed: {failure}")
+            for name, expectation in test.expect.items():
+                if name not in job.outputs:
+                    outcome.problems.append(f"expect names {name!r}, which is not an output of the spec")
+                    continue
+                outcome.problems.extend(_check(name, Path(job.outputs[name].destination), expectation))
         return outcome
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

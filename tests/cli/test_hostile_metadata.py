@@ -165,3 +165,59 @@ def test_a_project_name_that_is_a_path_is_refused_before_anything_is_written(too
 def test_error_messages_are_printed_escaped(toolkit):
     done = toolkit.run("plan", CHECKSUMS, "--param", "\x1b]0;owned\x07x=1", check=2)
     assert "--param \\x1b]0;owned\\x07x" in done.stderr and "\x1b" not in done.stderr and "\x07" not in done.stderr
+
+
+def notes_spec(folder: Path, command: str) -> Path:
+    """tests/data/jobspecs/notes.yaml with another command (the Dockerfile path made absolute)."""
+    from tests.conftest import REPO
+
+    text = (REPO / NOTES).read_text().replace("dockerfile: ../../../", f"dockerfile: {REPO}/")
+    start, end = text.index("command: |"), text.index("outputs:")
+    body = "".join(f"  {line}\n" for line in command.splitlines())
+    path = folder / "spec.yaml"
+    path.write_text(f"{text[:start]}command: |\n{body}\n{text[end:]}")
+    return path
+
+
+@pytest.mark.slow
+def test_values_after_a_redirection_or_in_a_wrapped_shell_are_refused_and_never_run(toolkit, tmp_path):
+    """Found by the audit of issue 7: `nohup sh -c {{ v }}` passed validate and ran metadata on the host, and a
+    value after a redirection's target (`sort 2> /dev/null {{ v }}`) escaped the leading-dash rule, so a note
+    `--output=PATH` made sort write PATH."""
+    wrapped = notes_spec(tmp_path, "nohup sh -c {{ group.note }} > {{ outputs.notes }}")
+    done = toolkit.run("validate", str(wrapped), check=2)
+    assert f"{wrapped}:38:" in done.stderr and "is in a sh -c command" in done.stderr
+
+    pwned = tmp_path / "PWNED"
+    data = tmp_path / "input.txt"
+    data.write_text("b\na\n")
+    load(toolkit, tmp_path, "redirect-test", [
+        participant("S1", sample_meta={"note": f"--output={pwned}"}),
+        participant("S2", sample_meta={"note": str(data)}),
+    ])
+    spec = notes_spec(tmp_path, "sort 2> /dev/null {{ group.note }} > {{ outputs.notes }}")
+    run = toolkit.run("run", str(spec), "--project", "redirect-test", "--execution", "host")
+    assert "1 succeeded, 0 failed, 1 skipped" in run.stderr
+    assert "starts with '-', so the program would read it as an option" in run.stderr
+    assert not pwned.exists()
+    (written,) = (toolkit.home / "buckets" / "cpg-redirect-test-analysis").rglob("*.txt")
+    assert written.read_text() == "a\nb\n"
+
+
+def test_a_template_that_rebinds_params_to_metadata_gets_no_exemption_from_the_dash_rule(toolkit, tmp_path):
+    """Found by the audit of issue 7: `{% set params = group %}` made a metadata note pass as a param."""
+    load(toolkit, tmp_path, "rebind-test", [participant("S1", sample_meta={"note": "--output=/tmp/x"})])
+    spec = notes_spec(tmp_path, "{% set params = group %}sort {{ params.note }} > {{ outputs.notes }}")
+    plan = toolkit.json("plan", str(spec), "--project", "rebind-test", "--format", "json", "--execution", "host")
+    assert plan["jobs"] == []
+    assert "starts with '-', so the program would read it as an option" in list(skipped(plan).values())[0]
+
+
+def test_a_field_too_long_for_a_file_name_in_an_output_path_rejects_its_group_at_plan_time(toolkit, tmp_path):
+    """Found by the audit of issue 7: a 300-byte sample id in `notes/{{ group.sample }}/...` passed the plan, then
+    its job failed after running, with a Python traceback from Hail's copy tool on the terminal."""
+    load(toolkit, tmp_path, "long-test", [participant(sample, sample_meta={"note": "n"}) for sample in ("L" * 300, "OK")])
+    plan = toolkit.json("plan", NOTES, "--project", "long-test", "--format", "json", "--execution", "host")
+    assert [job["group"]["fields"]["sample"] for job in plan["jobs"]] == ["OK"]
+    (reason,) = skipped(plan).values()
+    assert "outputs.notes.path" in reason and "longer than 255 bytes" in reason

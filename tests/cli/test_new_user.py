@@ -23,6 +23,12 @@ def test_a_sample_id_given_as_a_sequencing_group_names_the_samples_groups(toolki
     assert "Invalid prefix" not in done.stderr
 
 
+def test_several_ids_that_are_not_sequencing_groups_are_all_named(toolkit):
+    done = toolkit.run("plan", FASTQE, "--execution", "host", "--sgids", "CPGLCL99", "NOPE", "CPGLCL17", check=2)
+    assert "--sgids: CPGLCL99, NOPE are not sequencing groups of project sandbox-test" in done.stderr
+    assert "CPGLCL17 (sample DEMO001)" in done.stderr  # the hint lists the project's groups
+
+
 def test_an_unknown_project_lists_the_known_ones(toolkit):
     done = toolkit.run("plan", FASTQE, "--execution", "host", "--project", "sandbox", check=2)
     assert "project 'sandbox' is unknown" in done.stderr and "projects you can use: sandbox-test" in done.stderr

@@ -6,6 +6,8 @@ checks read a local mirror (`[toolkit] gcs_mirror`): both clearly named stand-in
 
 from __future__ import annotations
 
+import json
+
 import subprocess
 import sys
 import time
@@ -83,13 +85,22 @@ def test_plan_under_an_analysis_runner_config_targets_the_service_and_the_bucket
     assert all("the Hail Batch service cannot read" in entry["reason"] for entry in plan["skipped"])
     first, second = jobs["PROD1"]["group"]["id"], jobs["PROD2"]["group"]["id"]
 
-    # One report (and its metrics) already exists in the buckets (but is not registered): that group is register-only.
+    # One report (and its metrics) already exists in the buckets, written by an earlier run whose driver died
+    # before registering (its journal, in the tmp bucket, says so): that group is register-only.
     existing = mirror / "cpg-sandbox-test-web" / "fastqe" / "v1" / "fastqe" / f"{second}.html"
     existing.parent.mkdir(parents=True)
     existing.write_text("<html>earlier run</html>")
     metrics = mirror / "cpg-sandbox-test-analysis" / "fastqe" / "v1" / "fastqe" / f"{second}.json"
     metrics.parent.mkdir(parents=True)
     metrics.write_text('{"reads": 4000}')
+    from toolkit.fingerprint import fingerprint
+
+    journal = mirror / "cpg-sandbox-test-tmp" / "fastqe" / "v1" / "toolkit-runs" / "fastqe.jsonl"
+    journal.parent.mkdir(parents=True)
+    journal.write_text("".join(
+        json.dumps({"event": "written", "destination": out["destination"], "job": second,
+                    "key": jobs["PROD2"]["reuse_key"], **fingerprint(out["destination"], str(mirror)).record()}) + "\n"
+        for out in jobs["PROD2"]["outputs"].values()))
     plan, jobs = plan_jobs()
     report = jobs["PROD1"]["outputs"]["report"]
     assert report["destination"] == f"gs://cpg-sandbox-test-web/fastqe/v1/fastqe/{first}.html"

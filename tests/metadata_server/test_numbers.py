@@ -77,6 +77,21 @@ def test_rest_upsert_refuses_them_with_a_positioned_422(server):
     assert _rows(server.db_path, "participant") == 0
 
 
+@pytest.mark.parametrize("number", ["9223372036854775808", "123456789012345678901234567890", "-1" + "0" * 29])
+def test_an_integer_just_beyond_64_bits_is_a_422_not_a_500(server, number):
+    """Found by the audit of issue 7: integers of 19 to 30 digits were echoed as numbers in the 422's `input`,
+    which orjson cannot write either: the answer was a 500."""
+    server.store.create_project("num-test", "num", members={"local-dev": ["reader", "writer"]})
+    body = ('[{"external_ids": {"": "P1"}, "samples": [{"external_ids": {"": "S1"}, "type": "blood", '
+            f'"meta": {{"count": {number}}}}}]}}]')
+    answer = requests.put(f"{server.url}/api/v1/participant/num-test/upsert-many", data=body,
+                          headers={"Content-Type": "application/json"}, timeout=30)
+    assert answer.status_code == 422, answer.text
+    (detail,) = answer.json()["detail"]
+    assert detail["loc"] == ["body", 0, "samples", 0, "meta", "count"] and detail["input"] == number
+    assert "is out of range" in detail["msg"]
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), 10**400], ids=["nan", "inf", "10^400"])
 def test_create_analysis_through_the_client_refuses_them(server, value):
     from metamist.models import Analysis, AnalysisStatus

@@ -188,3 +188,43 @@ def test_an_unexpected_failure_is_a_one_line_500_and_no_traceback_anywhere(toolk
         server.terminate()
         _, stderr = server.communicate(timeout=30)
     assert "Traceback" not in stderr and "OSError" not in stderr
+
+
+def test_the_size_limits_are_checked_before_the_standard_rules(demo):
+    """A 15 kB query repeating one field 5,000 times kept the server's CPU busy for 46 s: graphql-core's
+    OverlappingFieldsCanBeMerged rule compares every pair, and it ran before the limits. Any web page can send
+    such a query as a GET without an Origin (an <img>). The limits now answer first: this query also names an
+    unknown field, which only the standard rules would report, and the answer is the limits' alone."""
+    repeated = "id " * 5000
+    answer = requests.get(f"{demo.url}/graphql", params={
+        "query": f'{{ project(name: "sandbox-test") {{ {repeated} noSuchField }} }}'}, timeout=120).json()
+    messages = [error["message"] for error in answer["errors"]]
+    assert "the query is too large for this server: 5,000 selections of 'id' in one place, the limit is 50" in messages
+    assert not any("noSuchField" in message for message in messages)
+
+
+def test_one_field_selected_many_times_in_one_place_is_refused_fragments_included(demo):
+    """Within the field limit, repeats of one name are what makes the standard rules slow: at most 50 in one
+    selection set, counting the fields that fragments bring in."""
+    fine = requests.post(f"{demo.url}/graphql", json={
+        "query": '{ project(name: "sandbox-test") { ' + "id " * 50 + "} }"}, timeout=30).json()
+    assert fine == {"data": {"project": {"id": 1}}}
+    fragments = " ".join(f"fragment F{n} on GraphQLProject {{ id }}" for n in range(51))
+    spreads = " ".join(f"...F{n}" for n in range(51))
+    answer = requests.post(f"{demo.url}/graphql", json={
+        "query": f'{{ project(name: "sandbox-test") {{ {spreads} }} }} {fragments}'}, timeout=30).json()
+    assert answer["data"] is None
+    assert [error["message"] for error in answer["errors"]] == [
+        "the query is too large for this server: 51 selections of 'id' in one place, the limit is 50"]
+
+
+def test_a_query_with_too_many_tokens_or_too_deep_a_value_is_refused_as_a_graphql_error(demo):
+    """Parsing is bounded too: 20,000 tokens; a value nested 3,000 lists deep was a 500 (RecursionError)."""
+    long = requests.post(f"{demo.url}/graphql", json={
+        "query": "{ " + "__typename " * 20_001 + "}"}, timeout=30)
+    assert long.status_code == 200
+    assert "more than 20000 tokens" in long.json()["errors"][0]["message"]
+    deep = requests.post(f"{demo.url}/graphql", json={
+        "query": "{ __typename(a: " + "[" * 3000 + "]" * 3000 + ") }"}, timeout=30)
+    assert deep.status_code == 200, deep.text
+    assert deep.json() == {"data": None, "errors": [{"message": "the query nests values too deeply to be read"}]}

@@ -105,6 +105,14 @@ TEMPLATES = {
         lambda g, r, p: [a for i, read in enumerate(r) for a in ("--", read, str(i + 1))]
         + (["--", g["note"].upper()] if g["note"] else []),
     ),
+    "arguments after a redirection's target": (
+        "argv-dump 2> /dev/null {{ group.note }} > {{ outputs.report }} {{ group.id | allow_leading_dash }}",
+        lambda g, r, p: None if _dash(g["note"]) else [g["note"], g["id"]],
+    ),
+    "a program behind wrappers": (
+        "env LC_ALL=C timeout 60 argv-dump {{ group.note }} {{ reads[0] }} > {{ outputs.report }}",
+        lambda g, r, p: None if _dash(g["note"]) else [g["note"], r[0]],
+    ),
     "tojson, default, replace": (
         "argv-dump -- {{ group.note | tojson }} {{ group.missing | default(group.id) }} "
         "{{ group.note | replace('a', '-') }} > {{ outputs.report }}",

@@ -64,7 +64,7 @@ def test_each_group_gets_its_command_output_and_registration(fastqe, tmp_path):
     provenance = registration.meta["provenance"]
     assert provenance["image"] == "registry.local/fastqe:0.3.1-1" and provenance["command"] == job.command
     assert provenance["jobspec"] == "fastqe" and provenance["jobspec_sha256"] == "abc"
-    assert plan.to_dict()["summary"] == {"run": 2, "register": 0, "done": 0, "skipped": 1}
+    assert plan.to_dict()["summary"] == {"run": 2, "register": 0, "done": 0, "stale": 0, "skipped": 1}
 
 
 def test_storage_auto_holds_two_21_gb_fastqs():
@@ -79,19 +79,32 @@ def test_storage_auto_holds_two_21_gb_fastqs():
 
 
 def test_registered_outputs_are_done_and_existing_unregistered_outputs_are_registered_only(fastqe, tmp_path):
+    from toolkit.fingerprint import Fingerprint
+    from toolkit.journal import JournalState
+    from toolkit.plan import Existing
+
     groups = GroupSet((two_reads("CPGLCL17"), two_reads("CPGLCL25"), two_reads("CPGLCL58")))
+    fresh = {job.id: job for job in make_plan(fastqe.model, groups, context(tmp_path)).jobs}
     done_uri = "file://" + str(tmp_path / "web" / "fastqe" / "CPGLCL17.html")
-    leftover = tmp_path / "web" / "fastqe" / "CPGLCL25.html"
+    leftover = fresh["CPGLCL25"]
+    journal = JournalState(outputs={
+        out.destination: {"event": "written", "destination": out.destination, "key": leftover.reuse.digest,
+                          "checksum": "sha256:same"}
+        for out in leftover.outputs.values()
+    })
     ctx = context(
         tmp_path,
-        existing_analyses={("web", done_uri): 42},
-        output_exists=lambda destination: destination in (str(leftover), str(tmp_path / "analysis" / "fastqe" / "CPGLCL25.json")),
+        existing_analyses={("web", done_uri): [
+            Existing(42, "completed", {"key": fresh["CPGLCL17"].reuse.digest}, fresh["CPGLCL17"].command)]},
+        output_exists=lambda destination: destination in journal.outputs,
+        journal=journal,
+        output_fingerprint=lambda destination: Fingerprint(1, "sha256:same"),
     )
     plan = make_plan(fastqe.model, groups, ctx)
-    actions = {job.group.id: (job.action, job.reason) for job in plan.jobs}
+    actions = {job.id: (job.action, job.reason) for job in plan.jobs}
     assert actions["CPGLCL17"] == (Action.DONE, "already registered (Analysis 42)")
     assert actions["CPGLCL25"][0] is Action.REGISTER
-    assert actions["CPGLCL58"][0] is Action.RUN
+    assert actions["CPGLCL58"] == (Action.RUN, "new")
 
 
 def test_two_groups_writing_one_file_is_refused(fastqe, tmp_path):
@@ -102,7 +115,7 @@ def test_two_groups_writing_one_file_is_refused(fastqe, tmp_path):
     )
     with pytest.raises(SpecError) as raised:
         make_plan(spec, GroupSet((two_reads("A1"), two_reads("B2"))), context(tmp_path))
-    assert "same file for groups A1 and B2" in raised.value.render()
+    assert "same file for jobs A1 and B2" in raised.value.render()
 
 
 def test_unknown_read_sizes_are_warned_about_once_per_plan(fastqe, tmp_path):

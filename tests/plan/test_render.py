@@ -248,7 +248,7 @@ def test_unknown_slot_names_the_slot_the_template_and_the_group():
 @pytest.mark.parametrize(
     ("template", "expected"),
     [
-        ("{{ sample }}", "'sample' is undefined (the slots are: reads, outputs, group, params, resources)"),
+        ("{{ sample }}", "'sample' is undefined (the slots are: reads, outputs, group, params, resources, read, groups, project)"),
         ("{{ group.nope }}", "unknown slot group.nope (known: empty, id, lanes, meta, sample)"),
         ("{{ group.keys }}", "unknown slot group.keys"),
         ("{{ params['max-reads'] }}", "unknown slot params['max-reads']"),
@@ -679,3 +679,48 @@ def test_resources_cpu_renders_a_whole_number_as_an_integer(tmp_path, cpu, rende
     resources = resolve_resources(spec.model.resources, Group(id="CPG1"))
     context = _context(resources={"cpu": resources.cpu, "memory": resources.memory, "storage": "1Gi"})
     assert render_command("tool --threads {{ resources.cpu }}", context) == f"tool --threads {rendered}"
+
+
+@pytest.mark.parametrize("template", [
+    "sort 2> /dev/null {{ group.note }}",  # the grammar keeps the value in the redirection: bash passes it to sort
+    "sort > {{ outputs.report }} {{ group.note }}",
+    "{% if 1 %}sort >> log {{ group.notes }}{% endif %}",
+])
+def test_a_metadata_value_after_a_redirection_target_is_an_argument_and_may_not_be_an_option(template):
+    context = _context(group={"id": "CPG1", "note": "--output=/etc/x", "notes": ["a", "--output=/etc/x"]})
+    with pytest.raises(RenderError, match=r"starts with '-', so the program would read it as an option"):
+        render_command(template, context)
+    context = _context(group={"id": "CPG1", "note": "plain", "notes": ["a", "b"]})
+    assert render_command(template, context).startswith("sort ")
+
+
+@pytest.mark.parametrize("template", [
+    "{% set params = group %}sort {{ params.note }}",
+    "{% for resources in [group.note] %}sort {{ resources }}{% endfor %}",
+    "{% with params = group %}sort {{ params.note }}{% endwith %}",
+    "{% set params %}{{ group.note }}{% endset %}sort {{ params }}",
+])
+def test_params_or_resources_bound_by_the_template_to_metadata_are_metadata(template):
+    """Found by the audit of issue 7: the leading-dash rule exempted any expression naming only `params` or
+    `resources`, even when the template had bound that name to a metadata value."""
+    context = _context(group={"id": "CPG1", "note": "--output=/etc/x"})
+    with pytest.raises(RenderError, match=r"starts with '-', so the program would read it as an option"):
+        render_command(template, context)
+
+
+def test_constants_params_and_resources_stay_exempt_from_the_leading_dash_rule():
+    context = _context(params={"n": -1}, resources={"cpu": 2})
+    assert render_command("{% set x = 1 %}head {{ '-n' }} {{ params.n }} -p {{ resources.cpu }}", context) == \
+        "head -n -1 -p 2"
+
+
+@pytest.mark.parametrize("template", [
+    "tool {{ " + "[" * 300 + "]" * 300 + " }}",
+    "tool {{ reads[0]" + "|string" * 1500 + " }}",
+    "{% if 1 %}" * 300 + "tool" + "{% endif %}" * 300,
+])
+def test_a_template_too_deep_for_jinja_or_python_is_a_render_error_not_a_crash(template):
+    """validate refuses these first (tests/spec/test_hostile_files.py); a render must not crash either."""
+    with pytest.raises(RenderError, match="nests too deeply to be compiled") as caught:
+        render_command(template, _context())
+    assert caught.value.limit

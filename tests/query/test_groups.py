@@ -66,7 +66,7 @@ def test_odd_metadata_is_normalised_or_explained():
                 # a read without a location
                 {"id": "B", "assays": [{"meta": {"reads": [{"basename": "x.fq"}]}}]},
                 # listed twice (reached through two paths): processed once
-                {"id": "A", "assays": []},
+                {"id": "A", "assays": [{"meta": {"reads": {"location": "gs://b/a.fq", "size": "12"}}}]},
                 # no id at all
                 {"assays": []},
                 # assays null
@@ -81,6 +81,13 @@ def test_odd_metadata_is_normalised_or_explained():
     reasons = {r.group_id: r.reason for r in groups.rejections}
     assert "read 1 has no location" in reasons["B"]
     assert "no usable id" in reasons["#4"]
+
+
+def test_two_different_entries_with_one_id_are_an_error_naming_the_id():
+    data = {"project": {"sequencingGroups": [{"id": "A", "assays": []}, {"id": "B", "assays": []},
+                                             {"id": "A", "assays": [{"meta": {"reads": []}}]}]}}
+    with pytest.raises(MetadataError, match=r"gives the same id to different entries of `project.sequencingGroups` \(A\)"):
+        extract_groups(fastqe_inputs(expect={"reads": None}), data)
 
 
 def test_groups_expression_that_finds_nothing_is_a_metadata_error():
@@ -133,3 +140,8 @@ def test_read_locations_a_job_could_not_or_must_not_read_are_refused_per_group(t
     assert "not found" in problem(str(allowed / "gone.fq"))
     assert "control character" in problem(str(allowed / "r.fq\nx")) and "control character" in problem("gs://b/\x00")
     assert "Hail Batch service cannot read" in problem(str(allowed / "r.fq"), local_backend=False)
+    # gs:// reads name one object of a real bucket
+    for location in ("gs://bkt/x/..", "gs://bucket/dir/", "gs://bucket/a//b.fq", "gs://bucket/./r.fq", "gs://bucket"):
+        assert "does not name one GCS object" in problem(location), location
+    for location in ("gs:///x.fq", "gs://Bucket/x.fq", "gs://b/x.fq", "gs://-b-/x.fq"):
+        assert "does not name a GCS bucket" in problem(location), location

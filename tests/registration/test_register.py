@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 
 from toolkit.metadata_server import load_demo, start_server
-from toolkit.plan.model import Action, Plan, PlannedJob, PlannedOutput, PlannedRegistration, Resources
+from toolkit.plan.model import Action, Plan, PlannedJob, PlannedOutput, PlannedRegistration, Resources, WorkUnit
 from toolkit.query.groups import Group
-from toolkit.registration import existing_analyses, register_jobs, spec_analyses
+from toolkit.registration import existing_for_spec, register_jobs, spec_analyses
 
 
 @pytest.fixture
@@ -26,13 +26,14 @@ def demo(tmp_path):
         os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
-def planned(group_id: str, output_uri: str, existing_id: int | None = None) -> PlannedJob:
+def planned(group_id: str, output_uri: str, replaces: tuple[int, ...] = (), key: str = "sha256:unit") -> PlannedJob:
     registration = PlannedRegistration(
         output="report", type="web", status="completed", output_uri=output_uri, sequencing_group_ids=(group_id,),
-        meta={"jobspec": "unit", "provenance": {"jobspec": "unit"}}, existing_id=existing_id,
+        meta={"jobspec": "unit", "provenance": {"jobspec": "unit", "reuse": {"key": key}}}, replaces=replaces,
+        reuse_key=key,
     )
     return PlannedJob(
-        group=Group(group_id), action=Action.RUN, reason="new", name=f"unit {group_id}", image="img", command="true",
+        unit=WorkUnit(group_id, "sequencing-group", Group(group_id), (Group(group_id),), ()), action=Action.RUN, reason="new", name=f"unit {group_id}", image="img", command="true",
         outputs={"report": PlannedOutput("report", "web", "r.html", output_uri, output_uri)},
         resources=Resources(1, "1Gi", "1Gi", 2**30, 2**30), registrations=(registration,),
     )
@@ -47,8 +48,9 @@ def test_registers_once_with_what_was_learnt_while_running(demo):
     first = register_jobs(plan_of(job), [job], extra_provenance={"tool_version": "unit 1.0"})
     assert [(r.group_id, r.created) for r in first.registered] == [("CPGLCL17", True)]
     (analysis,) = spec_analyses("sandbox-test", "unit")
-    assert analysis["meta"]["provenance"] == {"jobspec": "unit", "tool_version": "unit 1.0"}
-    assert existing_analyses("sandbox-test", {("web", "completed")}) == {("web", "file:///tmp/r17.html"): analysis["id"]}
+    assert analysis["meta"]["provenance"] == {"jobspec": "unit", "reuse": {"key": "sha256:unit"}, "tool_version": "unit 1.0"}
+    ((kind, output), (existing,)), = existing_for_spec("sandbox-test", "unit").items()
+    assert (kind, output, existing.id, existing.reuse) == ("web", "file:///tmp/r17.html", analysis["id"], {"key": "sha256:unit"})
 
     # Registered meanwhile (another run, or a rerun of a crashed one): found again, not duplicated.
     again = register_jobs(plan_of(job), [job])
@@ -59,10 +61,15 @@ def test_registers_once_with_what_was_learnt_while_running(demo):
 def test_replace_keeps_exactly_one_active_analysis_per_output(demo):
     job = planned("CPGLCL25", "file:///tmp/r25.html")
     (first,) = register_jobs(plan_of(job), [job]).registered
-    forced = planned("CPGLCL25", "file:///tmp/r25.html", existing_id=first.analysis_id)
-    (second,) = register_jobs(plan_of(forced), [forced], replace=True).registered
-    assert second.created and second.replaced == first.analysis_id
+    # --force (same key), then a stale output rerun (another key): each new Analysis replaces the active one.
+    forced = planned("CPGLCL25", "file:///tmp/r25.html", replaces=(first.analysis_id,))
+    (second,) = register_jobs(plan_of(forced), [forced]).registered
+    assert second.created and second.replaced == (first.analysis_id,)
     assert [a["id"] for a in spec_analyses("sandbox-test", "unit")] == [second.analysis_id]
+    rerun = planned("CPGLCL25", "file:///tmp/r25.html", replaces=(second.analysis_id,), key="sha256:other")
+    (third,) = register_jobs(plan_of(rerun), [rerun]).registered
+    assert third.created and third.replaced == (second.analysis_id,)
+    assert [a["id"] for a in spec_analyses("sandbox-test", "unit")] == [third.analysis_id]
 
 
 def test_a_refused_registration_is_reported_and_the_others_still_happen(demo):

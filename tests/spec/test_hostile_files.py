@@ -192,13 +192,41 @@ def test_a_jmespath_expression_nested_without_end_is_a_positioned_error(toolkit,
     assert first_error(stderr) == (str(spec), 25, 11, "invalid JMESPath expression in inputs.groups: nested too deeply")
 
 
-@pytest.mark.xfail(strict=True, reason="Jinja's parser recurses per bracket and the template checks do not bound "
-                   "it yet: they belong to the templates part of issue 7 item 8 (toolkit/spec/_templates.py)")
-def test_a_template_expression_nested_without_end_is_a_positioned_error(toolkit, tmp_path):
+# Jinja's parser recurses per bracket, unary operator, conditional expression and block, and every walk of the
+# parsed template (its analysis, code generator, Python's compiler) per level of the tree, which chains of
+# filters, attributes or `and` deepen one level per link: each of these exited 70 (RecursionError).
+COMMAND = "-- {{ reads[0] }} {{ reads[1] }}"
+
+
+@pytest.mark.parametrize(("expression", "reason"), [
+    ("{{ " + "[" * 200 + " }}", "nests brackets more than 32 levels deep"),
+    ("{{ " + "(" * 3000 + "reads[0] }}", "nests brackets more than 32 levels deep"),
+    ("{{ " + "- " * 5000 + "1 }}", "nests unary operators more than 32 levels deep"),
+    ("{{ " + "not " * 3000 + "1 }}", "nests unary operators more than 32 levels deep"),
+    ("{{ " + "1 if 1 else " * 300 + "1 }}", "nests conditional expressions more than 32 levels deep"),
+    ("{% if 1 %}" * 300 + "{% endif %}" * 300, "nests {% %} blocks more than 32 levels deep"),
+    ("{{ reads[0]" + "|string" * 1000 + " }}", "expressions nest more than 100 levels deep"),
+    ("{{ group" + ".id" * 3000 + " }}", "expressions nest more than 100 levels deep"),
+    ("{{ " + " and ".join(["1"] * 3000) + " }}", "expressions nest more than 100 levels deep"),
+], ids=["brackets-unclosed", "parentheses", "minus", "not", "conditional", "blocks", "filters", "attributes", "and"])
+def test_a_template_nested_too_deeply_is_a_positioned_error(toolkit, tmp_path, expression, reason):
+    text = fastqe_text()
+    assert COMMAND in text
     spec = tmp_path / "template.yaml"
-    spec.write_text(fastqe_text().replace("fastqe {{ reads[0] }}", "fastqe {{ " + "[" * 200 + " }}"))
+    spec.write_text(text.replace(COMMAND, f"-- {expression} {{{{ reads[1] }}}}"))
     stderr = refused(toolkit, "validate", str(spec))
-    assert first_error(stderr)[:2] == (str(spec), 39)
+    line = next(number for number, content in enumerate(text.splitlines(), 1) if COMMAND in content)
+    path, found_line, _column, message = first_error(stderr)
+    assert (path, found_line) == (str(spec), line) and reason in message, stderr
+
+
+def test_a_template_nested_within_the_bounds_validates_and_renders(toolkit, tmp_path):
+    spec = tmp_path / "template.yaml"
+    inner = "{% if 1 %}" * 30 + "{{ " + "(" * 30 + "reads[0]" + ")" * 30 + "|string" * 20 + " }}" + "{% endif %}" * 30
+    spec.write_text(fastqe_text().replace(COMMAND, f"-- {inner} {{{{ reads[1] }}}}"))
+    assert toolkit.run("validate", str(spec)).stdout.startswith(f"ok: {spec}")
+    jobs = toolkit.json("plan", str(spec), "--format", "json", "--execution", "host")["jobs"]
+    assert [job["command"].split(" -- ")[1].split() for job in jobs][0][0].endswith("/DEMO001_R1.fastq.gz")
 
 
 def test_a_graphql_query_nested_without_end_is_a_positioned_error(toolkit, tmp_path):

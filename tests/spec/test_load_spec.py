@@ -38,7 +38,8 @@ def test_fastqe_spec_loads_clean():
     assert spec.command.strip() == (
         "fastqe-report --html {{ outputs.report }} --metrics {{ outputs.metrics }} -- {{ reads[0] }} {{ reads[1] }}"
     )
-    assert spec.register["report"].metrics == "metrics" and spec.outputs["metrics"].category == "analysis"
+    assert spec.outputs["metrics"].category == "analysis" and spec.outputs["metrics"].metrics["reads"] == "integer"
+    assert spec.scope == "sequencing-group" and spec.shell.preamble() == "set -o errexit -o pipefail\n"
     assert spec.outputs["report"].path == "fastqe/{{ group.id }}.html"
     assert spec.outputs["report"].category == "web"
     assert spec.register["report"].type == "web"
@@ -161,8 +162,10 @@ def test_warnings_do_not_fail_the_load(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(text)
     loaded = load_spec(path)
-    assert [d.severity for d in loaded.warnings] == ["warning", "warning"]  # neither output is registered now
-    assert all("not registered" in warning.message for warning in loaded.warnings)
+    assert [d.severity for d in loaded.warnings] == ["warning", "warning"]
+    messages = sorted(warning.message for warning in loaded.warnings)
+    # the report is not registered now, and the metrics have no Analysis to go into
+    assert "registers none" in messages[0] and "not registered" in messages[1]
 
 
 def test_render_format_and_order(tmp_path):

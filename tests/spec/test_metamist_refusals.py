@@ -16,8 +16,10 @@ from tests.conftest import REPO
 from toolkit.metamist_types import shipped_analysis_types
 
 FASTQE = REPO / "jobspecs" / "fastqe.yaml"
-TYPE_LINE, TYPE_COLUMN = 55, 11  # `    type: web` in jobspecs/fastqe.yaml
-CATEGORY_LINE, CATEGORY_COLUMN = 44, 15  # `    category: web`
+_LINES = FASTQE.read_text().splitlines()
+# Where `    type: web` and `    category: web` are in jobspecs/fastqe.yaml (1-based), and their values' columns.
+TYPE_LINE, TYPE_COLUMN = _LINES.index("    type: web") + 1, 11
+CATEGORY_LINE, CATEGORY_COLUMN = _LINES.index("    category: web") + 1, 15
 
 CONFIG = """
 [workflow]

@@ -90,6 +90,11 @@ def test_validate_wall_clock():
     assert elapsed < 5.0, f"toolkit validate took {elapsed:.2f}s"
 
 
+# The line after fastqe.yaml's command (1-based): where _spec_with_command puts the command it adds.
+ADDED_LINE = next(number for number, line in enumerate(FASTQE.read_text().splitlines(), start=1)
+                  if line.startswith("  fastqe-report ")) + 1
+
+
 def _spec_with_command(tmp_path: Path, command: str) -> Path:
     text = FASTQE.read_text().replace("../dockerfiles/", f"{REPO}/dockerfiles/")
     original = "fastqe-report --html {{ outputs.report }} --metrics {{ outputs.metrics }} -- {{ reads[0] }} {{ reads[1] }}"
@@ -104,7 +109,7 @@ def test_a_value_inside_author_quotes_is_a_positioned_error_that_says_how_to_wri
     result = toolkit("validate", str(spec))
     assert result.returncode == 2
     lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"{spec}:42:16: error: {{{{ group.id }}}} is inside single quotes: remove the quotes")
+    assert lines[0].startswith(f"{spec}:{ADDED_LINE}:16: error: {{{{ group.id }}}} is inside single quotes: remove the quotes")
     assert lines[1:3] == ["  echo 'sample {{ group.id }}'", "               ^~~~~~~~~~~~~~"]
 
 
@@ -117,5 +122,5 @@ def test_templates_that_would_exhaust_the_machine_fail_validation_at_once(tmp_pa
         result = toolkit("validate", str(_spec_with_command(tmp_path, command)))
         assert result.returncode == 2, (command, result.stderr)
         assert "Traceback" not in result.stderr
-        assert ":42:" in result.stderr.splitlines()[0], result.stderr
+        assert f":{ADDED_LINE}:" in result.stderr.splitlines()[0], result.stderr
         assert "a group's render may not take more" in result.stderr

@@ -26,11 +26,10 @@ from typing import Callable, Iterator
 from toolkit.errors import EnvironmentProblem
 from toolkit.plan.model import Action, Plan, PlannedJob
 from toolkit.plan.names import hail_label, job_name
-from toolkit.render import CommandContext, RenderError, render_command
+from toolkit.plan import unit_context
+from toolkit.render import RenderError, render_command
 from toolkit.spec.models import JobSpec
 
-# Ahead of the spec's command: fail the job on the first failing command, including inside pipelines.
-JOB_PREAMBLE = "set -eo pipefail\n"
 
 # Every container this process starts for a job carries this label, so that stopping a run can find them:
 # killing `docker run` does not stop its container.
@@ -52,6 +51,9 @@ class RunResult:
     seconds: float = 0.0
     tool_version: str | None = None  # from the service's version-probe job (local runs probe before planning)
     stopped_early: str | None = None  # why the batch stopped before running every job (jobs done before count)
+    # job id -> wall seconds of the jobs that succeeded: the service's own figure, or locally the time between
+    # a job's outputs appearing and the previous job's (LocalBackend runs one job at a time)
+    durations: dict[str, float] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> list[str]:
@@ -62,21 +64,19 @@ class RunResult:
         return [gid for gid, o in self.outcomes.items() if not o.succeeded]
 
 
-def tool_program(command_template: str) -> str | None:
-    """The program a command starts with, when the template starts with a literal word (``fastqe ...``)."""
-    literal = command_template.split("{{", 1)[0].split("{%", 1)[0]
-    for line in literal.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or line.startswith("set "):
-            continue
-        try:
-            words = shlex.split(line)
-        except ValueError:
-            return None
-        while words and "=" in words[0] and not words[0].startswith("="):
-            words = words[1:]  # VAR=value prefixes
-        return words[0] if words else None
-    return None
+def tool_programs(spec: JobSpec) -> list[str]:
+    """The programs the spec's command and ``version_command`` run from PATH, read with the bash parser
+    (toolkit.shell.programs): ``work=$(mktemp -d)`` names ``mktemp``, never ``-d)``."""
+    from toolkit import shell
+    from toolkit.spec._templates import command_skeleton
+
+    names: dict[str, None] = {}
+    skeleton = command_skeleton(spec.command, "p")
+    if skeleton is not None:
+        names.update(dict.fromkeys(shell.programs(skeleton.text, shell.marker_pattern("p"))))
+    if spec.version_command:
+        names.update(dict.fromkeys(shell.programs(spec.version_command, shell.marker_pattern("p"))))
+    return list(names)
 
 
 def host_path_with_toolkit() -> str:
@@ -87,11 +87,15 @@ def host_path_with_toolkit() -> str:
 
 
 def check_host_tool(spec: JobSpec) -> None:
-    program = tool_program(spec.command)
-    if program and shutil.which(program, path=host_path_with_toolkit()) is None:
+    """Jobs run on the host: every program the command names must be on PATH there."""
+    path = host_path_with_toolkit()
+    missing = [program for program in tool_programs(spec) if shutil.which(program, path=path) is None]
+    if missing:
+        listed = ", ".join(f"`{program}`" for program in missing)
         raise EnvironmentProblem(
-            f"`{program}` (the program the {spec.name} command runs) is not on PATH, and jobs run on the host",
-            hint=f"install {program} on this machine, or run inside the image with a Docker Engine "
+            f"{listed} ({'programs' if len(missing) > 1 else 'a program'} the {spec.name} command runs) "
+            f"{'are' if len(missing) > 1 else 'is'} not on PATH, and jobs run on the host",
+            hint=f"install {missing[0]} on this machine, or run inside the image with a Docker Engine "
             "(`toolkit build`, then `toolkit run --execution container`)",
         )
 
@@ -153,25 +157,23 @@ def _build_batch(spec: JobSpec, plan: Plan, batch_name: str | None, refused: dic
     batch = get_batch(batch_name or f"{hail_label(spec.name)} on {hail_label(plan.project)}")
     _check_scratch_root(batch)
     to_run = plan.jobs_with(Action.RUN)
-    inputs_by_location = _read_inputs(batch, [read.location for job in to_run for read in job.group.reads])
+    inputs_by_location = _read_inputs(batch, [hail_input(read.location) for job in to_run for read in job.unit.reads])
     jobs = {}
     outputs: list[tuple[object, str]] = []
     for planned in to_run:
         job = batch.new_job(
-            job_name(spec.name, planned.group.id),
+            job_name(spec.name, planned.id),
             attributes={
-                "sequencing_group": hail_label(planned.group.id),
+                "sequencing_group": hail_label(planned.group.id if planned.group else planned.id),
                 "tool": hail_label(spec.name),
                 "stage": hail_label(spec.name),
             },
         )
-        inputs = [inputs_by_location[read.location] for read in planned.group.reads]
-        context = CommandContext(
-            reads=[str(resource) for resource in inputs],
+        inputs = [inputs_by_location[hail_input(read.location)] for read in planned.unit.reads]
+        context = unit_context(
+            planned.unit, project=plan.project, params=dict(plan.params), resources=planned.resources,
+            read_paths=[str(resource) for resource in inputs],
             outputs={name: str(job[name]) for name in planned.outputs},
-            group={**planned.group.fields, "id": planned.group.id},
-            params=dict(plan.params),
-            resources={"cpu": planned.resources.cpu, "memory": planned.resources.memory, "storage": planned.resources.storage},
         )
         try:
             command = render_command(spec.command, context)
@@ -181,18 +183,24 @@ def _build_batch(spec: JobSpec, plan: Plan, batch_name: str | None, refused: dic
             # The plan rendered this group; only Hail's file placeholders can make it fail here. Leave the
             # job out rather than submit one without a command.
             batch._jobs.remove(job)  # noqa: SLF001 - Hail has no public way to drop a job
-            refused[planned.group.id] = error.message
+            refused[planned.id] = error.message
             continue
         if plan.execution in ("container", "service"):
             job.image(planned.image)
         job.cpu(planned.resources.cpu)
         job.memory(_memory_for(planned, plan.execution))
         job.storage(planned.resources.storage)
-        job.command(JOB_PREAMBLE + command)
+        job.command(spec.shell.preamble() + command)
         outputs.extend((job[name], output.destination) for name, output in planned.outputs.items())
-        jobs[planned.group.id] = job
+        jobs[planned.id] = job
     _write_outputs(batch, outputs)
     return batch, jobs
+
+
+def hail_input(location: str) -> str:
+    """What Hail reads a location as: a ``file://`` URI (another spec's local output, as Metamist records it)
+    is the local path; Hail copies local paths and ``gs://`` objects in, and knows no ``file://``."""
+    return location[len("file://"):] if location.startswith("file://") else location
 
 
 def _read_inputs(batch, locations: list[str]) -> dict:
@@ -280,12 +288,14 @@ async def _validate_each_bucket_once(batch, uris: list[str]) -> None:
 class _OutputWatcher(threading.Thread):
     """Reports each local job as its outputs appear (LocalBackend runs jobs one after another, silently)."""
 
-    def __init__(self, plan: Plan, started: float, report: Callable[[str, int, int], None]):
+    def __init__(self, plan: Plan, started: float, report: Callable[[str, int, int], None] | None,
+                 on_written: Callable[[PlannedJob], None] | None = None):
         super().__init__(daemon=True)
-        self.pending = {job.group.id: job for job in plan.jobs_with(Action.RUN)}
+        self.pending = {job.id: job for job in plan.jobs_with(Action.RUN)}
         self.total = len(self.pending)
         self.started = started
         self.report = report
+        self.on_written = on_written
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -296,7 +306,10 @@ class _OutputWatcher(threading.Thread):
         for gid, job in list(self.pending.items()):
             if all(_fresh(out.destination, self.started) for out in job.outputs.values()):
                 del self.pending[gid]
-                self.report(gid, self.total - len(self.pending), self.total)
+                if self.on_written is not None:
+                    self.on_written(job)  # recorded at once: a run killed later still knows what this job wrote
+                if self.report is not None:
+                    self.report(gid, self.total - len(self.pending), self.total)
 
 
 def _fresh(path: str, since: float) -> bool:
@@ -306,7 +319,40 @@ def _fresh(path: str, since: float) -> bool:
         return False
 
 
-def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None] | None = None) -> RunResult:
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Hail's LocalBackend and the copy processes it starts print to file descriptor 1. The toolkit's stdout is
+    for results a script may read (or close early: `toolkit run ... | head`), so the batch writes to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _written_at(job: PlannedJob) -> float:
+    return max(os.stat(out.destination).st_mtime for out in job.outputs.values())
+
+
+def _local_durations(jobs: list[PlannedJob], succeeded: set[str], started: float) -> dict[str, float]:
+    """Wall seconds per succeeded job: LocalBackend runs one job after another, so a job took from the previous
+    job's outputs appearing (or the batch's start) to its own."""
+    finished = sorted((_written_at(job), job.id) for job in jobs if job.id in succeeded)
+    durations, previous = {}, started
+    for at, job_id in finished:
+        durations[job_id] = round(max(at - previous, 0.0), 3)
+        previous = at
+    return durations
+
+
+def run_local(
+    spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None] | None = None,
+    on_written: Callable[[PlannedJob], None] | None = None,
+) -> RunResult:
     """Run the plan's jobs on Hail's LocalBackend and tell which succeeded.
 
     LocalBackend raises at the end for the first failed job and returns nothing per job. A job's outputs
@@ -323,11 +369,12 @@ def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None]
     refused: dict[str, str] = {}
     batch, _ = build_batch(spec, plan, refused=refused)
     started = time.time()
-    watcher = _OutputWatcher(plan, started, report) if report else None
+    watcher = _OutputWatcher(plan, started, report, on_written) if report or on_written else None
     if watcher:
         watcher.start()
     try:
-        batch.run()
+        with _stdout_to_stderr():
+            batch.run()
     except subprocess.CalledProcessError:
         pass  # per-job outcomes are read below; Hail already printed the failing command's output
     except Exception as error:  # noqa: BLE001 - the jobs that finished must still be registered
@@ -340,8 +387,8 @@ def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None]
         _remove_empty_scratch_root(batch)
     result.seconds = time.time() - started
     for job in to_run:
-        if job.group.id in refused:
-            result.outcomes[job.group.id] = JobOutcome(job.group.id, False, f"not submitted: {refused[job.group.id]}")
+        if job.id in refused:
+            result.outcomes[job.id] = JobOutcome(job.id, False, f"not submitted: {refused[job.id]}")
             continue
         missing = [out.name for out in job.outputs.values() if not _fresh(out.destination, started)]
         detail = ""
@@ -349,7 +396,8 @@ def run_local(spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None]
             detail = f"job failed (output{'s' if len(missing) > 1 else ''} {', '.join(missing)} not written)"
             if result.stopped_early:
                 detail = "not run or not finished: the batch stopped early"
-        result.outcomes[job.group.id] = JobOutcome(job.group.id, succeeded=not missing, detail=detail)
+        result.outcomes[job.id] = JobOutcome(job.id, succeeded=not missing, detail=detail)
+    result.durations = _local_durations(to_run, set(result.succeeded), started)
     return result
 
 
@@ -427,7 +475,8 @@ def run_service(spec: JobSpec, plan: Plan) -> RunResult:
     batch, jobs = build_batch(spec, plan, refused=refused)
     version_destination = _add_version_probe(batch, spec, plan)
     started = time.time()
-    handle = batch.run(wait=True)
+    with _stdout_to_stderr():
+        handle = batch.run(wait=True)
     result.seconds = time.time() - started
     result.tool_version = _read_version(version_destination)
     # After submission each Hail job knows its service job id; the service lists jobs by that id.
@@ -443,12 +492,14 @@ def run_service(spec: JobSpec, plan: Plan) -> RunResult:
             group_id = group_by_job_id.get(status.get("job_id"))
             if group_id:
                 states[group_id] = status.get("state", "")
+                if isinstance(status.get("duration"), (int, float)):
+                    result.durations[group_id] = round(status["duration"] / 1000, 3)  # the service counts ms
     for job in to_run:
-        if job.group.id in refused:
-            result.outcomes[job.group.id] = JobOutcome(job.group.id, False, f"not submitted: {refused[job.group.id]}")
+        if job.id in refused:
+            result.outcomes[job.id] = JobOutcome(job.id, False, f"not submitted: {refused[job.id]}")
             continue
-        state = states.get(job.group.id, "unknown")
-        result.outcomes[job.group.id] = JobOutcome(job.group.id, succeeded=state == "Success", detail=f"state {state}")
+        state = states.get(job.id, "unknown")
+        result.outcomes[job.id] = JobOutcome(job.id, succeeded=state == "Success", detail=f"state {state}")
     return result
 
 

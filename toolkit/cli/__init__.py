@@ -13,7 +13,7 @@ import os
 import sys
 
 from toolkit import __version__
-from toolkit.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ToolkitError
+from toolkit.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, ToolkitError
 
 # verb -> (module, one-line help). Order is the order shown in --help: the pipeline's order.
 VERBS: dict[str, tuple[str, str]] = {
@@ -59,16 +59,42 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError as error:
+        if not _stdout_reader_gone():
+            return _internal_error(error)
+        # `toolkit plan | head`: the reader has what it wanted and stopped reading. Nothing went wrong here; end
+        # quietly, as a program stopped by SIGPIPE does (the shell reports 141), with stdout pointed at
+        # /dev/null so that Python's final flush of it does not print a second error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except Exception as error:  # a bug in the toolkit, not the user's input: say so, keep the trace on demand
-        if os.environ.get("TOOLKIT_DEBUG"):
-            raise
-        print(
-            f"internal error: {error.__class__.__name__}: {error}\n"
-            "  this is a bug in the toolkit; rerun with TOOLKIT_DEBUG=1 for the traceback and report it",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+        return _internal_error(error)
     return int(code or 0)
+
+
+def _internal_error(error: Exception) -> int:
+    if os.environ.get("TOOLKIT_DEBUG"):
+        raise error
+    print(
+        f"internal error: {error.__class__.__name__}: {error}\n"
+        "  this is a bug in the toolkit; rerun with TOOLKIT_DEBUG=1 for the traceback and report it",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
+
+
+def _stdout_reader_gone() -> bool:
+    """Is standard output a pipe whose reading end is closed? (A broken pipe elsewhere is a bug.)"""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _fd, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # stdout closed, or not a file
+        return False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,9 +10,15 @@ import shlex
 import sys
 from typing import Any, Sequence
 
+from toolkit.text import shown  # noqa: F401 - re-exported for the verbs
+
 
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="the jobspec YAML file")
+    parser.add_argument(
+        "specs", nargs="+", metavar="SPEC",
+        help="jobspec YAML file(s); several run (or are planned) in the order given, each seeing what the "
+        "previous ones registered",
+    )
     parser.add_argument(
         "--project", help="Metamist project (default: from the cpg-utils config; embedded default: sandbox-test)"
     )
@@ -28,6 +34,23 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="local runs: in the spec's image (needs a Docker Engine), on the host, or auto (image if possible)",
     )
+
+
+def load_specs(paths: Sequence[str]) -> list:
+    """Every spec loaded (warnings shown) before any runs; all their errors together in one SpecError."""
+    from toolkit.errors import SpecError
+
+    loaded, problems = [], []
+    for path in paths:
+        try:
+            loaded.append(load_spec_showing_warnings(path))
+        except SpecError as error:
+            problems.append(error)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise SpecError([d for problem in problems for d in problem.diagnostics], source_name=", ".join(paths))
+    return loaded
 
 
 def load_spec_showing_warnings(path: str):
@@ -49,20 +72,6 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
         "--registry",
         help="registry prefix of the image name (default: $TOOLKIT_REGISTRY, the cpg-utils config "
         "[toolkit] image_registry, else CPG's Artifact Registry)",
-    )
-
-
-def shown(text: object, *, multiline: bool = False) -> str:
-    """``text`` safe to print on a terminal: control, escape and invisible characters (from metadata: ids,
-    paths, values) are shown as Python escapes (``\\n``, ``\\x1b``, ``\\u202e``) instead of acting on the
-    terminal. ``multiline`` keeps newlines and tabs (a command, a multi-line message)."""
-    text = str(text)
-    if text.isprintable():
-        return text
-    kept = "\n\t" if multiline else ""
-    return "".join(
-        char if char.isprintable() or char in kept else char.encode("unicode_escape").decode("ascii")
-        for char in text
     )
 
 

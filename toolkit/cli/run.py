@@ -1,17 +1,27 @@
-"""``toolkit run SPEC``: query, plan, run one job per group, register what succeeded, summarise."""
+"""``toolkit run SPEC [SPEC...]``: query, plan, run one job per unit of work, register what succeeded, summarise.
+
+Several specs run in the order given, each planned only when the previous one has registered its outputs, so
+a spec that takes its inputs from another (``inputs.from_jobspec``) sees them: ``toolkit run fastqc.yaml
+multiqc.yaml``. Every spec is loaded and validated before anything runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import Reporter, add_selection_arguments, load_spec_showing_warnings
+from toolkit.cli._common import Reporter, add_selection_arguments, shown
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_selection_arguments(parser)
     parser.add_argument(
         "--force", action="store_true",
-        help="rerun groups that are already done; their new Analysis replaces the old one (made inactive)",
+        help="rerun jobs that are already done; their new Analysis replaces the old one (made inactive)",
+    )
+    parser.add_argument(
+        "--keep-stale", action="store_true",
+        help="do not rerun jobs whose outputs are registered with another reuse key (changed command, params, "
+        "image or inputs): only report them (default: rerun them, as Snakemake and Nextflow's -resume do)",
     )
 
 
@@ -25,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     # Ctrl-C). Outputs written before are registered by the next run, without rerunning their jobs.
     with jobs_stopped_on_signals() as stopped:
         try:
-            return _run(args, reporter)
+            return _run_all(args, reporter)
         except KeyboardInterrupt as interrupt:
             terminated = isinstance(interrupt, Terminated)
             reporter.fail(
@@ -36,29 +46,107 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 
-def _run(args: argparse.Namespace, reporter: Reporter) -> int:
-    from toolkit.backend import check_host_tool, run_local, run_service
-    from toolkit.errors import JobsFailed, MetadataError
-    from toolkit.pipeline import exclusive_run, parse_params, prepare_plan
-    from toolkit.plan.model import Action
+def _run_all(args: argparse.Namespace, reporter: Reporter) -> int:
+    import shlex
+
+    from toolkit.cli._common import invocation, load_specs
+    from toolkit.errors import JobsFailed
+    from toolkit.pipeline import check_params_declared, parse_params
     from toolkit.query import select_sgids
-    from toolkit.registration import register_jobs
     from toolkit.settings import open_settings
 
-    loaded = load_spec_showing_warnings(args.spec)
-    spec = loaded.model
-    params = parse_params(spec, args.param)
+    specs = load_specs(args.specs)
+    check_params_declared([loaded.model for loaded in specs], args.param)
+    params = [parse_params(loaded.model, args.param, shared=len(specs) > 1) for loaded in specs]
     sgids = select_sgids(args.sgids)
-
-    with open_settings(args.project) as settings, exclusive_run(settings.project, spec.name, reporter.step):
+    failures: list[str] = []
+    planned_any = False
+    with open_settings(args.project) as settings:
         if settings.embedded:
             reporter.step(f"embedded metadata server at {settings.metamist_url} (store under {settings.home})")
+        for loaded, values in zip(specs, params, strict=True):
+            if len(specs) > 1:
+                reporter.line(f"== {loaded.model.name} ({args.specs[specs.index(loaded)]})")
+            planned = [False]
+            try:
+                _run(args, loaded, values, sgids, settings, reporter, planned)
+            except JobsFailed as failed:
+                # The next spec still runs: it sees what this one registered (and says what it lacks).
+                reporter.fail(f"{loaded.model.name}: {failed.message}")
+                failures.append(f"{loaded.model.name}: {failed.message}")
+            finally:
+                planned_any |= planned[0]
+        project = settings.project
+    if planned_any:
+        reporter.line(
+            f"look at the results: {invocation()} serve {' '.join(shlex.quote(s) for s in args.specs)} "
+            f"--project {shlex.quote(project)}"
+        )
+    if failures:
+        raise JobsFailed("; ".join(failures) if len(failures) > 1 else failures[0].split(": ", 1)[1])
+    return 0
+
+
+def output_fingerprints(job) -> dict:
+    """Output name -> toolkit.fingerprint.Fingerprint of the job's outputs that exist. Each file is read once
+    per run (when its job finished, for the journal; then for the Analysis' provenance)."""
+    from cpg_utils.config import get_config
+
+    from toolkit.fingerprint import fingerprint
+
+    mirror = (get_config().get("toolkit") or {}).get("gcs_mirror")
+    found = {}
+    for name, out in job.outputs.items():
+        if out.destination not in _FINGERPRINTS:
+            _FINGERPRINTS[out.destination] = fingerprint(out.destination, mirror)
+        if _FINGERPRINTS[out.destination] is not None:
+            found[name] = _FINGERPRINTS[out.destination]
+    return found
+
+
+_FINGERPRINTS: dict[str, object] = {}  # destination -> its fingerprint (None: absent) in this process
+
+
+def run_record(job, plan, result) -> dict:
+    """What the job used, for its Analyses' provenance (and the next plan's time and cost model)."""
+    import datetime
+
+    return {
+        "job": job.id,
+        "wall_seconds": result.durations.get(job.id),
+        "cpu": job.resources.cpu,
+        "memory_bytes": job.resources.memory_bytes,
+        "storage_bytes": job.resources.storage_bytes,
+        "input_bytes": job.unit.total_read_bytes,
+        "execution": plan.execution,
+        "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _fully_registered(report, job) -> set[str]:
+    """{job.id} when none of the job's registrations failed (its journal entries can go)."""
+    return set() if any(group == job.id for group, _, _ in report.failed) else {job.id}
+
+
+def _run(args, loaded, params, sgids, settings, reporter: Reporter, planned: list[bool]) -> None:
+    """One spec, start to end. ``planned[0]`` is set when it planned at least one job (done ones included)."""
+    from toolkit.backend import check_host_tool, run_local, run_service
+    from toolkit.errors import JobsFailed, MetadataError
+    from toolkit.journal import journal_for
+    from toolkit.pipeline import exclusive_run, prepare_plan
+    from toolkit.plan.model import Action
+    from toolkit.registration import register_jobs
+    from toolkit.registration.metrics import MetricsProblem, read_job_metrics
+
+    spec = loaded.model
+    with exclusive_run(settings.project, spec.name, reporter.step):
         prepared = prepare_plan(
-            loaded, settings, sgids=sgids, params=params, execution=args.execution, probe_version=True, force=args.force,
-            progress=reporter.step,
+            loaded, settings, sgids=sgids, params=params, execution=args.execution, force=args.force,
+            keep_stale=args.keep_stale, progress=reporter.step,
         )
         plan = prepared.plan
-        reporter.step(f"jobs run {prepared.execution_reason}")
+        planned[0] = bool(plan.jobs)
+        reporter.step(f"jobs run {prepared.execution_reason}; the command runs under {plan.shell}")
         for warning in plan.warnings:
             reporter.warn(warning)
         for rejection in plan.skipped:
@@ -70,7 +158,9 @@ def _run(args: argparse.Namespace, reporter: Reporter) -> int:
                 "`fail`: nothing was submitted"
             )
         for job in plan.jobs_with(Action.DONE):
-            reporter.line(f"{job.group.id}: already done: {job.reason}")
+            reporter.line(f"{shown(job.id)}: already done: {job.reason}")
+        for job in plan.jobs_with(Action.STALE):
+            reporter.warn(f"{shown(job.id)}: {shown(job.reason)}")
 
         to_run = plan.jobs_with(Action.RUN)
         if to_run and plan.execution == "host":
@@ -78,27 +168,72 @@ def _run(args: argparse.Namespace, reporter: Reporter) -> int:
 
         register_only = plan.jobs_with(Action.REGISTER)
         for job in register_only:
-            reporter.line(f"{job.group.id}: {job.reason}")
+            reporter.line(f"{shown(job.id)}: {job.reason}")
+        for job in to_run:
+            if job.reason != "new":
+                reporter.line(f"{shown(job.id)}: runs: {shown(job.reason)}")
+
+        # The journal says what each job set out to write (its reuse key) and what it wrote, so a run killed
+        # before registering leaves outputs the next run can adopt exactly when nothing changed.
+        journal = journal_for(spec.name)
+        journal.append(
+            {"event": "submitted", "destination": out.destination, "job": job.id, "key": job.reuse.digest,
+             "reuse": job.reuse.record(), "command": job.command}
+            for job in to_run for out in job.outputs.values()
+        )
+
+        def written(job) -> None:
+            journal.append(
+                {"event": "written", "destination": out.destination, "job": job.id, "key": job.reuse.digest,
+                 "reuse": job.reuse.record(), "command": job.command,
+                 **(record.record() if (record := output_fingerprints(job).get(name)) else {})}
+                for name, out in job.outputs.items()
+            )
 
         result = None
+        metrics_failed: list[str] = []
         if to_run:
             reporter.step(f"submitting {len(to_run)} job(s)")
             if plan.execution == "service":
                 result = run_service(spec, plan)
+                for job in to_run:
+                    if result.outcomes[job.id].succeeded:
+                        written(job)
             else:
                 with reporter.progress("jobs", len(to_run)) as advance:
-                    result = run_local(spec, plan, report=lambda group_id, done, total: advance(f"{group_id} finished"))
+                    result = run_local(spec, plan, report=lambda group_id, done, total: advance(f"{group_id} finished"),
+                                       on_written=written)
             if result.stopped_early:
                 reporter.fail(f"the batch stopped early ({result.stopped_early}); registering the jobs that finished")
             for group_id in result.failed:
                 reporter.fail(f"{group_id}: {result.outcomes[group_id].detail}")
 
-        succeeded = [job for job in to_run if result and result.outcomes[job.group.id].succeeded]
+        succeeded = [job for job in to_run if result and result.outcomes[job.id].succeeded]
+        # Metrics are part of a job's result: a job whose metrics file is missing or not of the declared shape
+        # failed, and nothing of it is registered.
+        job_meta: dict[str, dict] = {}
+        for job in [*succeeded, *register_only]:
+            job_meta[job.id] = {"outputs": {name: f.record() for name, f in output_fingerprints(job).items()}}
+            if result is not None and job.id in result.outcomes:
+                job_meta[job.id]["provenance"] = {"run": run_record(job, plan, result)}
+            if not job.metrics:
+                continue
+            try:
+                job_meta[job.id]["metrics"] = read_job_metrics(job)
+            except MetricsProblem as problem:
+                reporter.fail(f"{shown(job.id)}: {problem}")
+                if result is not None and job.id in result.outcomes:
+                    result.outcomes[job.id].succeeded = False
+                    result.outcomes[job.id].detail = str(problem)
+                metrics_failed.append(job.id)
+        succeeded = [job for job in succeeded if job.id not in metrics_failed]
+        register_only = [job for job in register_only if job.id not in metrics_failed]
         learnt = {"tool_version": result.tool_version} if result and result.tool_version else None
-        report = register_jobs(plan, succeeded + register_only, replace=args.force, extra_provenance=learnt)
+        report = register_jobs(plan, succeeded + register_only, extra_provenance=learnt, job_meta=job_meta)
         for registered in report.registered:
             if registered.created:
-                replaced = f" (replaces Analysis {registered.replaced}, now inactive)" if registered.replaced else ""
+                replaced = (f" (replaces Analysis {', '.join(map(str, registered.replaced))}, now inactive)"
+                            if registered.replaced else "")
                 reporter.line(
                     f"{registered.group_id}: registered {registered.output} as Analysis {registered.analysis_id}{replaced}"
                 )
@@ -115,31 +250,28 @@ def _run(args: argparse.Namespace, reporter: Reporter) -> int:
                 )
         for group_id, output, message in report.failed:
             reporter.fail(f"{group_id}: could not register {output}: {message}")
-        if result is not None:
-            from toolkit.results.runs import record_run
+        # Metamist never hears of a failed job: the results page reads the failures from the journal. What is
+        # registered now no longer needs it.
+        failed_now = [*(result.failed if result else []), *(j for j in metrics_failed if not result or j not in result.outcomes)]
+        journal.append([
+            *({"event": "failed", "job": job_id, "detail": result.outcomes[job_id].detail if result and job_id in
+               result.outcomes else "metrics"} for job_id in failed_now),
+            *({"event": "succeeded", "job": job.id} for job in [*succeeded, *register_only]),
+            *({"event": "registered", "destination": out.destination}
+              for job in [*succeeded, *register_only] if job.id in _fully_registered(report, job)
+              for out in job.outputs.values()),
+        ])
+        journal.compact()
+        if journal.problem:
+            reporter.warn(journal.problem)
 
-            # Metamist never hears of a failed job: the results page reads the failures from this record.
-            problem = record_run(
-                spec.name, {gid: result.outcomes[gid].detail for gid in result.failed}, result.succeeded
-            )
-            if problem:
-                reporter.warn(problem)
-
-    failed = result.failed if result else []
+    failed = (result.failed if result else []) + [job_id for job_id in metrics_failed if not result or job_id not in result.outcomes]
     done = plan.jobs_with(Action.DONE)
     reporter.line(
         f"summary: {len(succeeded)} succeeded, {len(failed)} failed, {len(plan.skipped)} skipped, "
         f"{len(done)} already done, {len(register_only)} registered from an earlier run; "
         f"{len(report.created)} Analyses created"
     )
-    if plan.jobs:
-        import shlex
-
-        from toolkit.cli._common import invocation
-
-        reporter.line(
-            f"look at the results: {invocation()} serve {shlex.quote(args.spec)} --project {shlex.quote(settings.project)}"
-        )
     if failed or report.failed:
         problems = []
         if failed:
@@ -147,4 +279,3 @@ def _run(args: argparse.Namespace, reporter: Reporter) -> int:
         if report.failed:
             problems.append(f"{len(report.failed)} registration(s) failed (rerun to register them; outputs are kept)")
         raise JobsFailed("; ".join(problems))
-    return 0

@@ -51,7 +51,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Undefined
 
 from toolkit.metadata_server import _gc, jsonvalues
-from toolkit.metadata_server.limits import QUERY_LIMIT_RULES
+from toolkit.metadata_server.limits import MAX_QUERY_TOKENS, QUERY_LIMIT_RULES
 from toolkit.metadata_server.outputs import render_outputs
 from toolkit.metadata_server.service import ENUMS, STATUS_FROM_GRAPHQL, STATUS_TO_GRAPHQL, Service
 from toolkit.metadata_server.store import StoreError
@@ -815,12 +815,19 @@ class GraphQLExecutor:
             self._documents.move_to_end(query)
             return document, []
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=MAX_QUERY_TOKENS)
         except GraphQLError as error:
             return None, [error]
-        errors = validate(self.schema, document)
+        except RecursionError:  # e.g. a value nested 3,000 lists deep: the parser recurses per level
+            return None, [GraphQLError("the query nests values too deeply to be read")]
+        # The size limits first: they take linear time, and the standard rules take quadratic time on the
+        # queries they refuse (see toolkit.metadata_server.limits).
+        errors = validate(self.schema, document, QUERY_LIMIT_RULES)
         if not errors:
-            errors = validate(self.schema, document, QUERY_LIMIT_RULES)
+            try:
+                errors = validate(self.schema, document)
+            except RecursionError:
+                return None, [GraphQLError("the query nests values too deeply to be checked")]
         if errors:
             return None, errors
         self._documents[query] = document

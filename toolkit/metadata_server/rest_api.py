@@ -55,6 +55,14 @@ class AnalysisUpdateBody(BaseModel):
     active: bool | None = None
 
 
+class AssayUpdateBody(BaseModel):
+    id: int | None = None
+    meta: dict | None = None
+    type: str | None = None
+    sample_id: str | None = None
+    external_ids: dict | None = None
+
+
 class AnalysisQueryBody(BaseModel):
     sequencing_group_ids: list[str] | None = None
     projects: list[str]
@@ -106,7 +114,8 @@ async def _json_body(request: Request):
         raise _Invalid([{
             "type": "value_error", "loc": ["body", *error.parts],
             "msg": f"Value error, {error.reason}",
-            "input": error.value if isinstance(error.value, int) and abs(error.value) < 10**30 else str(error.value),
+            # As text: the number is exactly what JSON encoders (orjson too) cannot write.
+            "input": str(error.value),
         }]) from None
 
 
@@ -221,6 +230,16 @@ def update_analysis(service: Service, request: Request, body):
 
 
 @endpoint
+def update_assay(service: Service, request: Request, body):
+    update = _validate(AssayUpdateBody, body)
+    if not update.id:
+        raise ValueError("Assay must have an ID to update")
+    if update.sample_id is not None or update.external_ids is not None or update.type is not None:
+        raise ValueError("the embedded metadata server updates an assay's meta only (use a real Metamist for more)")
+    return service.update_assay(update.id, update.meta)
+
+
+@endpoint
 def analysis_details(service: Service, request: Request, body):
     return service.analysis_details(_int_path(request, "analysis_id"))
 
@@ -252,6 +271,7 @@ ROUTES = [
     Route("/api/v1/project/", create_project, methods=["PUT"]),
     Route("/api/v1/project/{project}/members", update_project_members, methods=["PATCH"]),
     Route("/api/v1/participant/{project}/upsert-many", upsert_participants, methods=["PUT"]),
+    Route("/api/v1/assay/", update_assay, methods=["PATCH"]),
     Route("/api/v1/analysis/query", query_analyses, methods=["POST"]),
     Route("/api/v1/analysis/{analysis_id}/details", analysis_details, methods=["GET"]),
     Route("/api/v1/analysis/{project}/", create_analysis, methods=["PUT"]),

@@ -122,6 +122,18 @@ class Service:
             raise BadRequest(str(scheme_error))
         return analysis_id
 
+    def update_assay(self, assay_id: int, meta: dict | None) -> int:
+        """Metamist's ``PATCH /api/v1/assay/`` for the meta (merged as JSON_MERGE_PATCH), with its checks."""
+        rows = self.store.assays(ids=[assay_id])
+        if not rows:
+            raise NotFound(f"Assay with id {assay_id} does not exist")
+        project = self.store.projects_by_id([rows[0]["project_id"]])[rows[0]["project_id"]]
+        self.project_for_write(project["name"])
+        if meta is not None:
+            with self.store.transaction() as conn:
+                self.store.update_assay_meta(conn, assay_id, meta)
+        return assay_id
+
     def update_analysis(self, analysis_id: int, *, status=None, meta=None, active=None, output=None,
                         outputs=None) -> bool:
         inspected = None

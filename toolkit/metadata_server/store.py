@@ -132,6 +132,18 @@ def now_timestamp() -> str:
     return datetime.now(timezone.utc).replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def _merge_patch(target, patch):
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge_patch(result.get(key), value)
+    return result
+
+
 def _dumps(value, where: str = "meta") -> str:
     """The only way JSON enters the store: numbers that could not be read back are refused (jsonvalues)."""
     if type(value) is dict and not value:  # most meta and external_ids of a bulk load
@@ -492,6 +504,16 @@ class Store:
             (new_id, file["path"], *values),
         )
         return new_id
+
+    def update_assay_meta(self, conn, assay_id: int, patch: dict) -> bool:
+        """Merge ``patch`` into the assay's meta as MariaDB's JSON_MERGE_PATCH does (RFC 7396: objects merge
+        key by key, null removes a key), which is what Metamist's update_assay runs."""
+        row = conn.execute("SELECT meta FROM assay WHERE id = ?", (assay_id,)).fetchone()
+        if row is None:
+            return False
+        merged = _merge_patch(jsonvalues.loads(row["meta"]) if row["meta"] else {}, patch)
+        conn.execute("UPDATE assay SET meta = ? WHERE id = ?", (_dumps(merged), assay_id))
+        return True
 
     def update_analysis(self, conn, analysis_id: int, *, status=None, meta=None, active=None) -> bool:
         row = conn.execute("SELECT * FROM analysis WHERE id = ?", (analysis_id,)).fetchone()

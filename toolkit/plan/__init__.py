@@ -7,19 +7,24 @@ which Analyses Metamist already has) comes in through a :class:`PlanContext`, so
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from toolkit import __version__
-from toolkit.plan.model import Action, Plan, PlannedJob, PlannedOutput, PlannedRegistration, Resources
+from toolkit.errors import MetadataError
+from toolkit.journal import JournalState
+from toolkit.plan.model import Action, Plan, PlannedJob, PlannedOutput, PlannedRegistration, Resources, WorkUnit
 from toolkit.plan.names import id_problem, job_name
-from toolkit.plan.render import CommandContext, RenderError, render_command, render_output_path, render_text
-from toolkit.query.groups import Group, GroupSet, Rejection
+from toolkit.render import CommandContext, RenderError, render_command, render_output_path, render_value
+from toolkit.plan.reuse import InputIdentity, ReuseKey, describe_changes
+from toolkit.query.groups import Group, GroupSet, Read, Rejection
+from toolkit.text import shown
 from toolkit.spec.models import JobSpec, ResourcesSection, parse_size
 
 __all__ = ["Action", "Plan", "PlannedJob", "PlanContext", "make_plan", "resolve_resources", "registration_uri"]
@@ -37,11 +42,28 @@ class PlanContext:
     output_location: Callable[[str, str], str]  # (suffix, category) -> destination path / URI
     display_url: Callable[[str], str | None] = lambda suffix: None  # web suffix -> URL
     output_exists: Callable[[str], bool] = lambda destination: False
-    existing_analyses: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (type, output uri) -> id
+    # (type, output uri) -> this spec's active Analyses of that output, oldest first
+    existing_analyses: Mapping[tuple[str, str], list[Existing]] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     tool_version: str | None = None
     image_id: str | None = None  # the engine's image id (sha256 of its config) when jobs run in containers
+    # What identifies the image in the reuse key: its digest (locked), its build content key, or on the host
+    # the tool's version (toolkit.pipeline.image_identity).
+    image_identity: str = ""
     force: bool = False  # rerun every group; registering then replaces (deactivates) the earlier Analysis
+    keep_stale: bool = False  # report outputs whose reuse key changed instead of rerunning them
+    journal: JournalState | None = None  # what earlier runs wrote (toolkit.journal): adopting leftovers
+    output_fingerprint: Callable[[str], Any] | None = None  # destination -> toolkit.fingerprint.Fingerprint | None
+
+
+@dataclass(frozen=True)
+class Existing:
+    """One of the spec's active Analyses of an output, as much as deciding reuse needs."""
+
+    id: int
+    status: str  # REST spelling: completed, in-progress...
+    reuse: Mapping[str, Any] | None  # its meta.provenance.reuse (None: registered without a key)
+    command: str | None  # its meta.provenance.command
 
 
 def registration_uri(destination: str) -> str:
@@ -62,14 +84,14 @@ def _sizes(section: ResourcesSection) -> tuple[int, int, int | None]:
     return parse_size(section.memory), parse_size(section.storage_floor), fixed
 
 
-def resolve_resources(section: ResourcesSection, group: Group) -> Resources:
+def resolve_resources(section: ResourcesSection, unit: WorkUnit | Group) -> Resources:
     memory_bytes, floor, fixed = _sizes(section)
     if fixed is not None:
         return Resources(
             cpu=section.cpu, memory=section.memory, storage=section.storage, memory_bytes=memory_bytes,
             storage_bytes=fixed, storage_reason="fixed in the spec",
         )
-    reads_bytes = group.total_read_bytes
+    reads_bytes = unit.total_read_bytes
     if reads_bytes is None:
         storage_bytes = floor
         reason = "auto: read sizes unknown in Metamist, using the floor"
@@ -95,15 +117,82 @@ def _resources_slot(resources: Resources) -> dict[str, Any]:
     return {"cpu": resources.cpu, "memory": resources.memory, "storage": resources.storage}
 
 
-def _plan_one(spec: JobSpec, group: Group, ctx: PlanContext) -> PlannedJob:
-    resources = resolve_resources(spec.resources, group)
-    text_context = CommandContext(
-        reads=[read.location for read in group.reads],
-        outputs={},
-        group=_group_slot(group),
-        params=ctx.params,
+def read_fields(read: Read, position: int) -> dict[str, Any]:
+    """The ``read`` slot's values besides its path (which is the localised file)."""
+    return {"location": read.location, "basename": read.basename, "size": read.size, "checksum": read.checksum,
+            "position": position}
+
+
+def unit_context(
+    unit: WorkUnit, *, project: str, params: Mapping[str, Any], resources: Resources,
+    read_paths: list[str], outputs: Mapping[str, str],
+) -> CommandContext:
+    """The template slots of one job. ``read_paths`` stand for ``unit.reads`` in order: their locations when
+    planning, Hail's localised files when building the batch (toolkit.backend)."""
+    path_of = dict(zip((read.location for read in unit.reads), read_paths, strict=True))
+    read = None
+    if unit.scope == "read":
+        read = {"path": read_paths[0], **read_fields(unit.reads[0], unit.position or 1)}
+    groups = None
+    if unit.scope == "project":
+        groups = [{**_group_slot(member), "reads": [path_of[r.location] for r in member.reads]} for member in unit.members]
+    return CommandContext(
+        reads=read_paths,
+        outputs=dict(outputs),
+        group=_group_slot(unit.group) if unit.group is not None else {},
+        params=params,
         resources=_resources_slot(resources),
+        read=read,
+        groups=groups,
+        project=project,
+        job_id=unit.id,
     )
+
+
+def expand_units(spec: JobSpec, groups: Iterable[Group], project: str) -> list[WorkUnit]:
+    """The jobs a scope makes of the groups (see WorkUnit). Two jobs with one id are refused here, before
+    anything runs: they would write, and register, the same outputs."""
+    groups = list(groups)
+    if spec.scope == "project":
+        if not groups:
+            return []
+        reads = tuple(read for group in groups for read in group.reads)
+        return [WorkUnit(id=project, scope="project", group=None, members=tuple(groups), reads=reads)]
+    if spec.scope == "sequencing-group":
+        return [WorkUnit(id=g.id, scope=spec.scope, group=g, members=(g,), reads=g.reads) for g in groups]
+    units = []
+    for group in groups:
+        seen: dict[str, int] = {}
+        for position, read in enumerate(group.reads, start=1):
+            if read.location in seen:
+                raise MetadataError(
+                    f"group {shown(group.id)} lists the read {shown(read.location)} twice (reads {seen[read.location]} "
+                    f"and {position}): with scope: read that would be two jobs writing the same outputs",
+                    hint="fix the group's metadata in Metamist, or use scope: sequencing-group",
+                )
+            seen[read.location] = position
+            units.append(WorkUnit(id=f"{group.id}/{position}", scope="read", group=group, members=(group,),
+                                  reads=(read,), position=position))
+    return units
+
+
+def render_meta(value: Any, context: CommandContext, name: str) -> Any:
+    """A ``register.NAME.meta`` value: strings are templates (a lone expression keeps its JSON type, so
+    ``{{ reads | length }}`` gives 2, not "2"); lists and mappings are rendered item by item."""
+    if isinstance(value, str):
+        return render_value(value, context, name=name)
+    if isinstance(value, dict):
+        return {key: render_meta(item, context, f"{name}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_meta(item, context, f"{name}[{index}]") for index, item in enumerate(value)]
+    return value
+
+
+def _plan_one(spec: JobSpec, unit: WorkUnit, ctx: PlanContext) -> PlannedJob:
+    resources = resolve_resources(spec.resources, unit)
+    locations = [read.location for read in unit.reads]
+    text_context = unit_context(unit, project=ctx.project, params=ctx.params, resources=resources,
+                                read_paths=locations, outputs={})
     outputs: dict[str, PlannedOutput] = {}
     for name, output in spec.outputs.items():
         suffix = render_output_path(output.path, text_context, name=f"outputs.{name}.path")
@@ -117,25 +206,31 @@ def _plan_one(spec: JobSpec, group: Group, ctx: PlanContext) -> PlannedJob:
             display_url=ctx.display_url(suffix) if output.category == "web" else None,
         )
 
-    command_context = CommandContext(
-        reads=[read.location for read in group.reads],
-        outputs={name: out.destination for name, out in outputs.items()},
-        group=_group_slot(group),
-        params=ctx.params,
-        resources=_resources_slot(resources),
-    )
+    command_context = unit_context(unit, project=ctx.project, params=ctx.params, resources=resources,
+                                   read_paths=locations, outputs={name: out.destination for name, out in outputs.items()})
     command = render_command(spec.command, command_context)
+    key = ReuseKey(
+        command=command,
+        image=ctx.image_identity or ctx.image,
+        params=ctx.params,
+        inputs=tuple(InputIdentity(read.location, read.size, read.checksum) for read in unit.reads),
+        shell=spec.shell.describe(),
+        upstream=tuple(sorted({read.analysis_id for read in unit.reads if read.analysis_id is not None})),
+    )
 
     registrations = []
     for output_name, register in spec.register.items():
         out = outputs[output_name]
         meta: dict[str, Any] = {
-            key: (render_text(value, command_context, name=f"register.{output_name}.meta.{key}") if isinstance(value, str) else value)
+            key: render_meta(value, command_context, f"register.{output_name}.meta.{key}")
             for key, value in register.meta.items()
         }
         if out.display_url:
             meta.setdefault("display_url", out.display_url)
         meta["jobspec"] = spec.name
+        meta["jobspec_output"] = output_name  # what `inputs.from_jobspec` of another spec finds it by
+        if unit.scope == "read":
+            meta["read"] = {"location": unit.reads[0].location, "position": unit.position}
         meta["provenance"] = {
             "jobspec": spec.name,
             "jobspec_path": ctx.spec_path,
@@ -143,6 +238,8 @@ def _plan_one(spec: JobSpec, group: Group, ctx: PlanContext) -> PlannedJob:
             "image": ctx.image,
             **({"image_id": ctx.image_id} if ctx.image_id else {}),
             "command": command,
+            "shell": spec.shell.describe(),
+            "reuse": key.record(),
             "toolkit_version": __version__,
             **({"tool_version": ctx.tool_version} if ctx.tool_version else {}),
         }
@@ -152,42 +249,94 @@ def _plan_one(spec: JobSpec, group: Group, ctx: PlanContext) -> PlannedJob:
                 type=register.type,
                 status=register.status,
                 output_uri=out.uri,
-                sequencing_group_ids=(group.id,),
+                sequencing_group_ids=unit.targets,
                 meta=meta,
-                existing_id=ctx.existing_analyses.get((register.type, out.uri)),
-                metrics_from=outputs[register.metrics].destination if register.metrics in outputs else None,
+                reuse_key=key.digest,
             )
         )
 
-    action, reason = _decide(outputs, registrations, ctx)
+    action, reason, registrations = _decide(outputs, registrations, key, ctx)
     return PlannedJob(
-        group=group,
+        unit=unit,
         action=action,
         reason=reason,
-        name=job_name(spec.name, group.id),
+        name=job_name(spec.name, unit.id),
         image=ctx.image,
         command=command,
         outputs=outputs,
         resources=resources,
         registrations=tuple(registrations),
+        metrics=spec.metrics_outputs,
+        reuse=key,
     )
 
 
 def _decide(
-    outputs: dict[str, PlannedOutput], registrations: list[PlannedRegistration], ctx: PlanContext
-) -> tuple[Action, str]:
+    outputs: dict[str, PlannedOutput], registrations: list[PlannedRegistration], key: ReuseKey, ctx: PlanContext
+) -> tuple[Action, str, list[PlannedRegistration]]:
+    """Run, register only, or done (docs/jobspec.md, "Reruns"): an output is done when one of the spec's active
+    Analyses of it carries the same reuse key and status; one with another key is stale, and rerun (its
+    Analysis then replaced) unless ``keep_stale``."""
+    decided: list[PlannedRegistration] = []
+    done_ids: list[int] = []
+    stale_reasons: list[str] = []
+    for registration in registrations:
+        active = list(ctx.existing_analyses.get((registration.type, registration.output_uri), ()))
+        same = [a for a in active if (a.reuse or {}).get("key") == key.digest and a.status == registration.status]
+        if same and not ctx.force:
+            done_ids.append(same[0].id)
+            decided.append(dataclasses.replace(registration, existing_id=same[0].id))
+            continue
+        if active and not ctx.force:
+            newest = active[-1]
+            for reason in describe_changes(newest.reuse, newest.command, key):
+                if reason not in stale_reasons:
+                    stale_reasons.append(reason)
+        # What this job's new Analysis replaces once registered: every active one of the output (a stale
+        # key, or with --force the same one).
+        decided.append(dataclasses.replace(registration, replaces=tuple(a.id for a in active)))
     if ctx.force:
-        replaced = [str(reg.existing_id) for reg in registrations if reg.existing_id is not None]
-        return Action.RUN, "forced" + (f": will replace Analysis {', '.join(replaced)}" if replaced else "")
-    if registrations and all(reg.existing_id is not None for reg in registrations):
-        ids = ", ".join(str(reg.existing_id) for reg in registrations)
-        return Action.DONE, f"already registered (Analysis {ids})"
+        replaced = sorted({i for r in decided for i in r.replaces})
+        return Action.RUN, "forced" + (f": will replace Analysis {', '.join(map(str, replaced))}" if replaced else ""), decided
+    if registrations and len(done_ids) == len(registrations):
+        return Action.DONE, f"already registered (Analysis {', '.join(map(str, done_ids))})", decided
+    if stale_reasons:
+        why = "; ".join(stale_reasons[:3]) + (f"; and {len(stale_reasons) - 3} more" if len(stale_reasons) > 3 else "")
+        if ctx.keep_stale:
+            return Action.STALE, f"stale, kept (--keep-stale): {why}", decided
+        return Action.RUN, f"stale: {why}", decided
     missing = [out.name for out in outputs.values() if not ctx.output_exists(out.destination)]
     if not missing:
-        if not registrations:
-            return Action.DONE, "every output exists (nothing to register)"
-        return Action.REGISTER, "outputs of an earlier run exist but are not registered: registering them"
-    return Action.RUN, "new" if len(missing) == len(outputs) else f"output(s) missing: {', '.join(missing)}"
+        adopt, why = _adoptable(outputs, key, ctx)
+        if adopt and not registrations:
+            return Action.DONE, "every output exists, written by an earlier run (nothing to register)", decided
+        if adopt:
+            return Action.REGISTER, "outputs of an earlier run with the same reuse key exist but are not registered: registering them", decided
+        return Action.RUN, why, decided
+    return Action.RUN, "new" if len(missing) == len(outputs) else f"output(s) missing: {', '.join(missing)}", decided
+
+
+def _adoptable(outputs: dict[str, PlannedOutput], key: ReuseKey, ctx: PlanContext) -> tuple[bool, str]:
+    """May the outputs found at the job's destinations be registered as this job's? Only when the journal says
+    this spec wrote each of them, with the planned reuse key, and the file is still the one written
+    (toolkit.journal); otherwise why not."""
+    journal = ctx.journal.outputs if ctx.journal is not None else {}
+    for out in outputs.values():
+        entry = journal.get(out.destination)
+        if entry is None:
+            return False, (f"{out.name} exists at its destination but no run of this spec recorded writing it: "
+                           "not adopting a file it did not write (running the job)")
+        if entry.get("key") != key.digest:
+            changes = describe_changes(entry.get("reuse"), entry.get("command"), key)
+            return False, (f"{out.name} was left by an earlier run with another reuse key ({'; '.join(changes[:2])}): "
+                           "running the job")
+        if entry.get("event") != "written":
+            return False, (f"an earlier run of this spec stopped before it recorded writing {out.name}: "
+                           "not adopting the file found there (running the job)")
+        now = ctx.output_fingerprint(out.destination) if ctx.output_fingerprint is not None else None
+        if now is None or now.checksum != entry.get("checksum"):
+            return False, f"{out.name} was changed after an earlier run wrote it: running the job"
+    return True, ""
 
 
 @contextmanager
@@ -219,45 +368,51 @@ def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext) -> Plan:
         project=ctx.project,
         image=ctx.image,
         execution=ctx.execution,
+        scope=spec.scope,
+        shell=spec.shell.describe(),
         params=dict(ctx.params),
         skipped=list(groups.rejections),
     )
-    seen_destinations: dict[str, str] = {}
+    # One group's bad metadata (an id that cannot name a file, a value no command or path can hold) rejects
+    # that group with its reason; the other groups are planned, run and registered.
+    usable = []
     for group in groups.groups:
-        # One group's bad metadata (an id that cannot name a file, a value no command or path can hold)
-        # rejects that group with its reason; the other groups are planned, run and registered.
         problem = id_problem(group.id)
         if problem:
             plan.skipped.append(Rejection(group.id, problem))
-            continue
+        else:
+            usable.append(group)
+    seen_destinations: dict[str, str] = {}
+    for unit in expand_units(spec, usable, ctx.project):
         try:
-            job = _plan_one(spec, group, ctx)
+            job = _plan_one(spec, unit, ctx)
         except RenderError as error:
-            plan.skipped.append(Rejection(group.id, error.message))
+            plan.skipped.append(Rejection(unit.id, error.message))
             continue
         for out in job.outputs.values():
-            other = seen_destinations.setdefault(out.destination, group.id)
-            if other != group.id:
-                # Two groups writing one file would silently overwrite each other's results.
+            other = seen_destinations.setdefault(out.destination, unit.id)
+            if other != unit.id:
+                # Two jobs writing one file would silently overwrite each other's results.
                 from toolkit.errors import SpecError
                 from toolkit.spec.diagnostics import Diagnostic
 
+                hint = {"read": "read.basename or read.position", "project": "project"}.get(spec.scope, "group.id")
                 raise SpecError(
                     [
                         Diagnostic(
                             file=ctx.spec_path, line=1, column=1,
-                            message=f"outputs.{out.name}.path gives the same file for groups {other} and {group.id}"
-                            f" ({out.destination}); include {{{{ group.id }}}} in the path",
+                            message=f"outputs.{out.name}.path gives the same file for jobs {shown(other)} and "
+                            f"{shown(unit.id)} ({shown(out.destination)}); include {{{{ {hint} }}}} in the path",
                         )
                     ],
                     source_name=ctx.spec_path,
                 )
         plan.jobs.append(job)
-    unsized = [job.group.id for job in plan.jobs if "unknown" in job.resources.storage_reason]
+    unsized = [job.id for job in plan.jobs if "unknown" in job.resources.storage_reason]
     if unsized:
-        shown = ", ".join(unsized[:5]) + (f" and {len(unsized) - 5} more" if len(unsized) > 5 else "")
+        listed = ", ".join(unsized[:5]) + (f" and {len(unsized) - 5} more" if len(unsized) > 5 else "")
         plan.warnings.append(
-            f"storage: auto, but Metamist records no read sizes for {shown}: those jobs get only "
+            f"storage: auto, but Metamist records no read sizes for {listed}: those jobs get only "
             f"resources.storage_floor ({spec.resources.storage_floor})"
         )
     return plan

@@ -10,13 +10,54 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from toolkit.query.groups import Group, Rejection
+from toolkit.plan.reuse import ReuseKey
+from toolkit.query.groups import Group, Read, Rejection
 
 
 class Action(str, Enum):
     RUN = "run"  # submit the job, then register its outputs
     REGISTER = "register"  # outputs exist from an earlier run but are not registered: register only
-    DONE = "done"  # every output is registered already: nothing to do
+    DONE = "done"  # every output is registered already, with the same reuse key: nothing to do
+    STALE = "stale"  # registered with another reuse key, and kept as it is (--keep-stale)
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """What one job covers, by the spec's ``scope``.
+
+    * ``sequencing-group``: one group and its reads (``id`` is the group's id);
+    * ``read``: one read file of a group (``id`` is ``<group id>/<position>``; ``group`` is its parent group);
+    * ``project``: every selected group (``id`` is the project; ``group`` is None, ``members`` holds them all).
+    """
+
+    id: str
+    scope: str
+    group: Group | None
+    members: tuple[Group, ...]
+    reads: tuple[Read, ...]
+    position: int | None = None  # read scope: the read's 1-based position among its group's reads
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The sequencing groups its outputs are registered against."""
+        return tuple(member.id for member in self.members)
+
+    @property
+    def total_read_bytes(self) -> int | None:
+        """Sum of the input sizes, or None when any is unknown (storage sizing then falls back)."""
+        if any(read.size is None for read in self.reads):
+            return None
+        return sum(read.size or 0 for read in self.reads)
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"id": self.id, "scope": self.scope}
+        if self.group is not None:
+            record["group"] = {"id": self.group.id, "fields": self.group.fields}
+        if self.scope == "project":
+            record["members"] = [member.id for member in self.members]
+        if self.position is not None:
+            record["position"] = self.position
+        return record
 
 
 @dataclass(frozen=True)
@@ -47,13 +88,14 @@ class PlannedRegistration:
     output_uri: str
     sequencing_group_ids: tuple[str, ...]
     meta: dict[str, Any]
-    existing_id: int | None = None  # set when Metamist already has this Analysis
-    metrics_from: str | None = None  # destination of the JSON output recorded as meta.metrics (register.metrics)
+    existing_id: int | None = None  # this spec's active Analysis of the output with the same reuse key
+    replaces: tuple[int, ...] = ()  # active Analyses of the output this one replaces (stale key, or --force)
+    reuse_key: str = ""
 
 
 @dataclass(frozen=True)
 class PlannedJob:
-    group: Group
+    unit: WorkUnit
     action: Action
     reason: str
     name: str
@@ -62,20 +104,41 @@ class PlannedJob:
     outputs: dict[str, PlannedOutput]
     resources: Resources
     registrations: tuple[PlannedRegistration, ...]
+    # Metrics outputs (outputs.NAME.metrics): output name -> declared shape; checked after the job succeeded.
+    metrics: dict[str, dict[str, str]] = field(default_factory=dict)
+    reuse: ReuseKey | None = None  # what the outputs are made from (toolkit.plan.reuse)
+    estimate: Any = None  # toolkit.plan.estimate.Estimate, when the plan was estimated
+
+    @property
+    def id(self) -> str:
+        return self.unit.id
+
+    @property
+    def group(self) -> Group | None:
+        return self.unit.group
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "group": {"id": self.group.id, "fields": self.group.fields},
+            "id": self.unit.id,
+            **self.unit.to_dict(),
             "action": self.action.value,
             "reason": self.reason,
             "name": self.name,
             "image": self.image,
             "command": self.command,
-            "inputs": [{"location": r.location, "size": r.size} for r in self.group.reads],
+            "inputs": [
+                {"location": r.location, "size": r.size, "checksum": r.checksum,
+                 **({"analysis": r.analysis_id} if r.analysis_id is not None else {})}
+                for r in self.unit.reads
+            ],
             "outputs": {name: asdict(out) for name, out in self.outputs.items()},
             "resources": asdict(self.resources),
+            "metrics": {name: dict(shape) for name, shape in self.metrics.items()},
+            "reuse_key": self.reuse.digest if self.reuse else None,
+            "estimate": self.estimate.record() if self.estimate is not None else None,
             "registrations": [
-                {**asdict(reg), "sequencing_group_ids": list(reg.sequencing_group_ids)} for reg in self.registrations
+                {**asdict(reg), "sequencing_group_ids": list(reg.sequencing_group_ids), "replaces": list(reg.replaces)}
+                for reg in self.registrations
             ],
         }
 
@@ -88,10 +151,13 @@ class Plan:
     project: str
     image: str
     execution: str  # "container" | "host" | "service"
+    scope: str = "sequencing-group"
+    shell: str = ""  # how the command runs: "bash, set -o errexit -o pipefail"
     params: dict[str, Any] = field(default_factory=dict)
     jobs: list[PlannedJob] = field(default_factory=list)
     skipped: list[Rejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    estimate: dict[str, Any] | None = None  # totals and the model behind them (toolkit.plan.estimate)
 
     def jobs_with(self, action: Action) -> list[PlannedJob]:
         return [job for job in self.jobs if job.action is action]
@@ -103,8 +169,11 @@ class Plan:
             "project": self.project,
             "image": self.image,
             "execution": self.execution,
+            "scope": self.scope,
+            "shell": self.shell,
             "params": dict(self.params),
             "summary": {**counts, "skipped": len(self.skipped)},
+            "estimate": self.estimate,
             "jobs": [job.to_dict() for job in self.jobs],
             "skipped": [{"group": r.group_id, "reason": r.reason, "fatal": r.fatal} for r in self.skipped],
             "warnings": list(self.warnings),

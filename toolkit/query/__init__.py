@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from toolkit.errors import MetadataError, UsageError
 from toolkit.query.groups import Group, GroupSet, Read, Rejection, extract_groups
-from toolkit.spec.models import JobSpec
+from toolkit.spec.models import CHAINED_QUERY, JobSpec
 
 __all__ = ["Group", "GroupSet", "Read", "Rejection", "QueryRequest", "build_variables", "fetch_groups", "extract_groups"]
 
@@ -29,6 +29,8 @@ def build_variables(spec: JobSpec, request: QueryRequest) -> dict[str, Any]:
     """The GraphQL variables, from the spec's ``inputs.variables`` sources."""
     params = request.params or {}
     variables: dict[str, Any] = {}
+    if spec.inputs.query is None:  # the toolkit's own query for a chained spec
+        return {"project": request.project, "sgids": list(request.sgids) if request.sgids is not None else None}
     for name, source in spec.inputs.variables.items():
         if source.from_ is None:
             variables[name] = source.value
@@ -46,18 +48,62 @@ def build_variables(spec: JobSpec, request: QueryRequest) -> dict[str, Any]:
     return variables
 
 
+UPSTREAM_QUERY = """
+query ToolkitUpstreamOutputs($project: String!, $meta: JSON!) {
+  project(name: $project) {
+    analyses(meta: $meta, active: {eq: true}, status: {eq: COMPLETED}) {
+      id output outputs sequencingGroups { id }
+    }
+  }
+}
+"""
+
+
+def fetch_upstream(project: str, jobspec: str, output: str) -> dict[str, list[Read]]:
+    """Sequencing group id -> the registered outputs ``output`` of spec ``jobspec`` (active, completed), as reads.
+
+    The toolkit records ``meta.jobspec`` and ``meta.jobspec_output`` on every Analysis it registers; Metamist
+    filters on both keys (an AND of JSON equalities). Size and checksum come from Metamist's file record when it
+    has one (gs:// objects; local files on the embedded server).
+    """
+    from toolkit.metamist_connection import graphql_query
+
+    data = graphql_query(UPSTREAM_QUERY, {"project": project, "meta": {"jobspec": jobspec, "jobspec_output": output}})
+    found: dict[str, list[Read]] = {}
+    for analysis in (data.get("project") or {}).get("analyses") or []:
+        location = analysis.get("output")
+        if not isinstance(location, str) or not location:
+            continue
+        record = analysis.get("outputs") if isinstance(analysis.get("outputs"), dict) else {}
+        size = record.get("size") if isinstance(record.get("size"), int) and not isinstance(record.get("size"), bool) else None
+        checksum = record.get("file_checksum")
+        read = Read(
+            location=location, size=size, checksum=f"crc32c:{checksum}" if isinstance(checksum, str) and checksum else None,
+            analysis_id=int(analysis["id"]),
+        )
+        for sequencing_group in analysis.get("sequencingGroups") or []:
+            found.setdefault(str(sequencing_group.get("id")), []).append(read)
+    for reads in found.values():
+        reads.sort(key=lambda read: (read.location, read.analysis_id or 0))
+    return found
+
+
 def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
-    """Run the spec's query through the metamist client and extract its groups."""
+    """Run the spec's query through the metamist client and extract its groups (and, for a chained spec, their
+    inputs: the other spec's registered outputs)."""
     from toolkit.metamist_connection import graphql_query
 
     variables = build_variables(spec, request)
     try:
-        data = graphql_query(spec.inputs.query, variables)
+        data = graphql_query(spec.inputs.query or CHAINED_QUERY, variables)
     except MetadataError as error:
         raise explain_metadata_error(error, request.project, request.sgids) from None
     if not isinstance(data, dict):
         raise MetadataError("Metamist returned no data for the spec's query")
-    groups = extract_groups(spec.inputs, data)
+    upstream = None
+    if spec.inputs.from_jobspec is not None:
+        upstream = fetch_upstream(request.project, spec.inputs.from_jobspec.name, spec.inputs.from_jobspec.output)
+    groups = extract_groups(spec.inputs, data, upstream)
     if request.sgids:
         missing = sorted(set(request.sgids) - {g.id for g in groups.groups} - {r.group_id for r in groups.rejections})
         if missing and len(missing) == len(set(request.sgids)):
@@ -135,7 +181,23 @@ def explain_metadata_error(error: MetadataError, project: str, sgids: Sequence[s
                 for sample in samples
             )
             return UsageError(f"--sgids: {described}", hint="pass sequencing group ids (CPG...) to --sgids")
-        return UsageError(f"--sgids: {message.split(' answered: ', 1)[-1]}", hint=_project_groups_hint(project))
+        # Metamist names the first id it cannot read; name every id that is not one of the project's groups.
+        try:
+            listed = graphql_query(_PROJECT_GROUPS_QUERY, {"project": project})["project"]["sequencingGroups"]
+            unknown = [sgid for sgid in sgids if sgid not in {sg["id"] for sg in listed}]
+        except (MetadataError, KeyError, TypeError):
+            unknown = []
+        said = message.split(" answered: ", 1)[-1]
+        if unknown:
+            from toolkit.text import shown
+
+            return UsageError(
+                f"--sgids: {', '.join(shown(sgid) for sgid in unknown)} "
+                f"{'is not a sequencing group' if len(unknown) == 1 else 'are not sequencing groups'} of project "
+                f"{project} (Metamist: {said})",
+                hint=_project_groups_hint(project),
+            )
+        return UsageError(f"--sgids: {said}", hint=_project_groups_hint(project))
     return error
 
 

@@ -15,13 +15,20 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 
 from toolkit.errors import MetadataError
-from toolkit.spec.models import InputsSection
+from toolkit.spec.models import CHAINED_GROUPS, InputsSection
 
 
 @dataclass(frozen=True)
 class Read:
     location: str
     size: int | None = None
+    checksum: str | None = None  # as Metamist records it ("md5:<hex>"; a CRC32C for registered outputs)
+    analysis_id: int | None = None  # the Analysis it comes from, when it is another spec's output
+
+    @property
+    def basename(self) -> str:
+        """The file's own name: the last part of its location (what Hail keeps when it localises it)."""
+        return self.location.rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -94,10 +101,13 @@ def _extract_reads(inputs: InputsSection, group_data: Any) -> tuple[list[Read], 
         if not isinstance(location, str) or not location.strip():
             problems.append(f"read {position} has no location (got {_short(item)})")
             continue
-        size = None
+        size = checksum = None
         if inputs.reads.size and isinstance(item, dict):
             size = _as_size(_search(inputs.reads.size, item, "reads.size"))
-        reads.append(Read(location=location, size=size))
+        if inputs.reads.checksum and isinstance(item, dict):
+            found_checksum = _search(inputs.reads.checksum, item, "reads.checksum")
+            checksum = found_checksum if isinstance(found_checksum, str) and found_checksum else None
+        reads.append(Read(location=location, size=size, checksum=checksum))
     return reads, problems
 
 
@@ -106,22 +116,30 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def extract_groups(inputs: InputsSection, data: dict[str, Any]) -> GroupSet:
-    """Apply ``inputs.groups``, ``id``, ``reads``, ``fields`` and ``expect`` to a query answer."""
-    listed = _search(inputs.groups, data, "groups")
+def extract_groups(
+    inputs: InputsSection, data: dict[str, Any], upstream: dict[str, list[Read]] | None = None
+) -> GroupSet:
+    """Apply ``inputs.groups``, ``id``, ``reads``, ``fields`` and ``expect`` to a query answer.
+
+    ``upstream`` (with ``inputs.from_jobspec``): each sequencing group's inputs, the registered outputs of the
+    other spec; a group without any is rejected with the reason.
+    """
+    groups_path = inputs.groups or CHAINED_GROUPS
+    listed = _search(groups_path, data, "groups")
     if listed is None:
         raise MetadataError(
-            f"inputs.groups: `{inputs.groups}` found nothing in Metamist's answer "
+            f"inputs.groups: `{groups_path}` found nothing in Metamist's answer "
             f"(top-level keys: {', '.join(sorted(data)) or 'none'})"
         )
     if not isinstance(listed, list):
-        raise MetadataError(f"inputs.groups: `{inputs.groups}` must give a list, got {type(listed).__name__}")
+        raise MetadataError(f"inputs.groups: `{groups_path}` must give a list, got {type(listed).__name__}")
 
     expected = inputs.expect.reads_range()
     fatal = inputs.expect.on_mismatch == "fail"
     groups: list[Group] = []
     rejections: list[Rejection] = []
-    seen: set[str] = set()
+    seen: dict[str, Any] = {}
+    conflicting: list[str] = []
     for index, group_data in enumerate(listed):
         group_id = _search(inputs.id, group_data, "id")
         if not isinstance(group_id, (str, int)) or isinstance(group_id, bool) or str(group_id) == "":
@@ -129,22 +147,43 @@ def extract_groups(inputs: InputsSection, data: dict[str, Any]) -> GroupSet:
             continue
         group_id = str(group_id)
         if group_id in seen:
-            continue  # the same group listed twice (e.g. reached through two samples): process it once
-        seen.add(group_id)
+            # The same group reached twice (through two samples...) is one group; two different entries with
+            # one id would be two jobs writing one output: refused before anything runs.
+            if seen[group_id] != group_data:
+                conflicting.append(group_id)
+            continue
+        seen[group_id] = group_data
 
         reads: list[Read] = []
         problems: list[str] = []
         if inputs.reads is not None:
             reads, problems = _extract_reads(inputs, group_data)
+        elif inputs.from_jobspec is not None:
+            reads = list((upstream or {}).get(group_id, ()))
+            if not reads:
+                source = inputs.from_jobspec
+                problems.append(
+                    f"no active, completed Analysis of {source.name}'s output {source.output!r} for this group "
+                    f"yet (run the {source.name} jobspec first)"
+                )
         if expected is not None:
             low, high = expected
             if len(reads) < low or (high is not None and len(reads) > high):
                 wanted = str(low) if low == high else (f"{low}-{high}" if high is not None else f"at least {low}")
-                where = inputs.reads.path if inputs.reads else "reads"
+                where = inputs.reads.path if inputs.reads else (
+                    f"{inputs.from_jobspec.name}.{inputs.from_jobspec.output}" if inputs.from_jobspec else "reads")
                 problems.insert(0, f"expected {wanted} reads at `{where}`, found {len(reads)}")
         if problems:
             rejections.append(Rejection(group_id, "; ".join(problems), fatal))
             continue
         fields = {name: _search(expression, group_data, f"fields.{name}") for name, expression in inputs.fields.items()}
         groups.append(Group(id=group_id, reads=tuple(reads), fields=fields))
+    if conflicting:
+        shown = ", ".join(sorted(set(conflicting))[:10])
+        raise MetadataError(
+            f"inputs.id: `{inputs.id}` gives the same id to different entries of `{groups_path}` ({shown}): "
+            "each job needs an id of its own",
+            hint="use an id that is unique per group (a sequencing group's `id`), or choose `scope: read` "
+            "for one job per read file",
+        )
     return GroupSet(groups=tuple(groups), rejections=tuple(rejections))

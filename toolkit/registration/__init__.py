@@ -5,15 +5,20 @@ tool's image needs no Python, and N groups cost N tool jobs instead of cpg-flow'
 
 Exactly once, also when runs race. Metamist has no uniqueness constraint on an Analysis' output, so:
 
-* before creating anything, Metamist is asked again which outputs are registered by now (a rerun after a
-  crash between the batch and the registration registers only what is missing);
+* before creating anything, Metamist is asked again which outputs this spec has registered by now with the
+  same reuse key (toolkit.plan.reuse): those are not registered again (a rerun after a crash, a racing run);
 * on one machine, ``toolkit run`` holds a lock per (project, jobspec) for the whole run
   (``toolkit.pipeline.exclusive_run``), so a second run waits and then finds the work done;
 * runs that do not share that lock (other machines, other toolkit homes) can still both find an output
-  unregistered and both create an Analysis. After creating, each run looks again: of the active Analyses of
-  the same type, output and status, the oldest (lowest id) is kept and every other one is made inactive.
-  Every racer applies the same rule to the same data, so they converge on one active Analysis per output,
-  whatever the interleaving; the loser reports that the output was registered meanwhile.
+  unregistered and both create an Analysis. After creating, each run looks again: of the spec's active
+  Analyses of the same type, output, status and reuse key, the oldest (lowest id) is kept and every other one
+  is made inactive. Every racer applies the same rule to the same data, so they converge on one active
+  Analysis per output, whatever the interleaving; the loser reports that the output was registered meanwhile.
+
+One active Analysis per output, with history: a job that reran because its output was stale (another reuse
+key) or forced replaces the Analyses the plan found for that output. The new one is created first, then the
+old ones are made inactive: a failure in between leaves two active Analyses (visible, and fixed by the next
+run), never none.
 """
 
 from __future__ import annotations
@@ -23,18 +28,6 @@ from typing import Any, Iterable
 
 from toolkit.errors import MetadataError
 from toolkit.plan.model import Plan, PlannedJob, PlannedRegistration
-
-EXISTING_ANALYSES_QUERY = """
-query ToolkitExistingAnalyses($project: String!, $type: String!) {
-  project(name: $project) {
-    analyses(type: {eq: $type}, active: {eq: true}) {
-      id
-      output
-      status
-    }
-  }
-}
-"""
 
 SPEC_ANALYSES_QUERY = """
 query ToolkitSpecAnalyses($project: String!, $jobspec: JSON!) {
@@ -58,46 +51,36 @@ def graphql_status(rest_status: str) -> str:
     return rest_status.upper().replace("-", "_")
 
 
-def active_analyses(project: str, analysis_type: str) -> dict[tuple[str, str], list[int]]:
-    """(GraphQL status, output URI) -> ids of the project's active Analyses of that type, oldest first."""
-    from toolkit.metamist_connection import graphql_query
-
-    data = graphql_query(EXISTING_ANALYSES_QUERY, {"project": project, "type": analysis_type})
-    found: dict[tuple[str, str], list[int]] = {}
-    for analysis in (data.get("project") or {}).get("analyses") or []:
-        output = analysis.get("output")
-        if output:
-            found.setdefault((str(analysis.get("status")), output), []).append(int(analysis["id"]))
-    for ids in found.values():
-        ids.sort()
-    return found
-
-
-def existing_analyses(project: str, registrations: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """(type, output URI) -> Analysis id, for active Analyses of those types in the project.
-
-    ``registrations`` are (type, status) pairs the spec registers; an Analysis counts as existing only with
-    the same status (a failed or queued Analysis for the same file does not make the output done).
-    """
-    wanted: dict[str, set[str]] = {}
-    for analysis_type, status in registrations:
-        wanted.setdefault(analysis_type, set()).add(graphql_status(status))
-    found: dict[tuple[str, str], int] = {}
-    for analysis_type, statuses in sorted(wanted.items()):
-        for (status, output), ids in active_analyses(project, analysis_type).items():
-            if status in statuses:
-                # the oldest: the one a reader finds first, the one we report, and the one a race keeps
-                key = (analysis_type, output)
-                found[key] = min(ids[0], found.get(key, ids[0]))
-    return found
+def rest_status(graphql: str) -> str:
+    return str(graphql).lower().replace("_", "-")
 
 
 def spec_analyses(project: str, spec_name: str) -> list[dict[str, Any]]:
-    """Active Analyses registered by the toolkit for this jobspec (meta.jobspec == name)."""
+    """Active Analyses registered by the toolkit for this jobspec (meta.jobspec == name), oldest first."""
     from toolkit.metamist_connection import graphql_query
 
     data = graphql_query(SPEC_ANALYSES_QUERY, {"project": project, "jobspec": {"jobspec": spec_name}})
-    return list((data.get("project") or {}).get("analyses") or [])
+    found = list((data.get("project") or {}).get("analyses") or [])
+    found.sort(key=lambda analysis: int(analysis["id"]))
+    return found
+
+
+def existing_for_spec(project: str, spec_name: str, analyses: list[dict[str, Any]] | None = None):
+    """(type, output URI) -> the spec's active Analyses of that output (toolkit.plan.Existing), oldest first."""
+    from toolkit.plan import Existing
+
+    found: dict[tuple[str, str], list[Existing]] = {}
+    for analysis in spec_analyses(project, spec_name) if analyses is None else analyses:
+        output = analysis.get("output")
+        if not output:
+            continue
+        provenance = (analysis.get("meta") or {}).get("provenance") or {}
+        reuse = provenance.get("reuse") if isinstance(provenance.get("reuse"), dict) else None
+        command = provenance.get("command") if isinstance(provenance.get("command"), str) else None
+        found.setdefault((str(analysis.get("type")), output), []).append(
+            Existing(int(analysis["id"]), rest_status(analysis.get("status", "")), reuse, command)
+        )
+    return found
 
 
 @dataclass
@@ -106,7 +89,7 @@ class Registered:
     output: str
     analysis_id: int
     created: bool  # False when Metamist already had it (found at registration time, or a concurrent run's won)
-    replaced: int | None = None  # the earlier Analysis of the same output, now inactive (--force)
+    replaced: tuple[int, ...] = ()  # earlier Analyses of the same output, now inactive (stale key, --force)
     retired: int | None = None  # this run's own duplicate, made inactive: a concurrent run registered first
 
 
@@ -133,14 +116,14 @@ def _analysis_api():
     return _API[1]
 
 
-def _create(project: str, registration: PlannedRegistration, extra_provenance: dict[str, Any]) -> int:
+def _create(
+    project: str, registration: PlannedRegistration, extra_provenance: dict[str, Any], extra_meta: dict[str, Any]
+) -> int:
     from metamist.models import Analysis, AnalysisStatus  # after connect(): see toolkit.metamist_connection
 
     meta = registration.meta
-    if extra_provenance:
-        meta = {**meta, "provenance": {**meta.get("provenance", {}), **extra_provenance}}
-    if registration.metrics_from:
-        meta = {**meta, **read_metrics(registration.metrics_from)}
+    provenance = {**meta.get("provenance", {}), **extra_provenance, **(extra_meta.get("provenance") or {})}
+    meta = {**meta, **{k: v for k, v in extra_meta.items() if k != "provenance"}, "provenance": provenance}
     analysis = Analysis(
         type=registration.type,
         status=AnalysisStatus(registration.status),
@@ -151,62 +134,21 @@ def _create(project: str, registration: PlannedRegistration, extra_provenance: d
     return int(_analysis_api().create_analysis(project, analysis))
 
 
-METRICS_LIMIT_BYTES = 64 * 1024
-METRICS_LIMIT_KEYS = 200
-
-
-def read_metrics(location: str) -> dict[str, Any]:
-    """``{"metrics": {...}}`` from the job's JSON output (``register.NAME.metrics``), for the Analysis' meta.
-
-    Only finite numbers, booleans and short strings are kept, nested objects flattened to dotted keys, within
-    fixed bounds: the file is written by a tool from data. A file that cannot be used gives
-    ``{"metrics_problem": why}`` instead: the output itself is still registered.
-    """
-    import json
-    import math
-
-    try:
-        if "://" in location and not location.startswith("file://"):
-            from cpg_utils import to_path
-
-            raw = to_path(location).read_bytes()[: METRICS_LIMIT_BYTES + 1]
-        else:
-            with open(location.removeprefix("file://"), "rb") as handle:
-                raw = handle.read(METRICS_LIMIT_BYTES + 1)
-        if len(raw) > METRICS_LIMIT_BYTES:
-            return {"metrics_problem": f"metrics file larger than {METRICS_LIMIT_BYTES} bytes: not recorded"}
-        data = json.loads(raw.decode("utf-8"), parse_constant=lambda name: None)
-    except (OSError, ValueError) as error:
-        return {"metrics_problem": f"metrics file not readable as JSON: {error.__class__.__name__}: {error}"[:300]}
-    if not isinstance(data, dict):
-        return {"metrics_problem": "metrics file is not a JSON object"}
-    flat: dict[str, Any] = {}
-
-    def add(prefix: str, value: Any, depth: int) -> None:
-        if len(flat) >= METRICS_LIMIT_KEYS:
-            return
-        if isinstance(value, dict) and depth < 3:
-            for key, item in value.items():
-                add(f"{prefix}.{key}" if prefix else str(key), item, depth + 1)
-        elif isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**63):
-            flat[prefix[:100]] = value
-        elif isinstance(value, float) and math.isfinite(value):
-            flat[prefix[:100]] = value
-        elif isinstance(value, str):
-            flat[prefix[:100]] = value[:200]
-
-    add("", data, 0)
-    return {"metrics": flat}
+def _same(existing, registration: PlannedRegistration) -> list:
+    return [e for e in existing if (e.reuse or {}).get("key") == registration.reuse_key and e.status == registration.status]
 
 
 def register_jobs(
-    plan: Plan, jobs: Iterable[PlannedJob], *, replace: bool = False, extra_provenance: dict[str, Any] | None = None
+    plan: Plan, jobs: Iterable[PlannedJob], *, extra_provenance: dict[str, Any] | None = None,
+    job_meta: dict[str, dict[str, Any]] | None = None,
 ) -> RegistrationReport:
     """Create the Analyses of the given (succeeded, or register-only) jobs, skipping any that exist by now.
 
-    ``replace`` (``toolkit run --force``): an output's Analysis found at planning time is replaced: the new
-    one is created and the old one made inactive, so one output keeps exactly one active Analysis.
-    ``extra_provenance`` is what was learnt while running (the tool's version on the service backend).
+    Each new Analysis replaces the ones its registration lists (``replaces``: the output's Analyses the plan
+    found stale, or all of them with ``--force``), which are made inactive after it is created.
+    ``extra_provenance`` is what was learnt while running (the tool's version on the service backend);
+    ``job_meta`` what a job itself reported (job id -> meta keys: its checked ``metrics``, its ``provenance``
+    additions: run record, output fingerprints).
     """
     jobs = list(jobs)
     report = RegistrationReport()
@@ -214,69 +156,75 @@ def register_jobs(
     if not pending:
         return report
     try:
-        existing = existing_analyses(plan.project, {(reg.type, reg.status) for _, reg in pending})
+        existing = existing_for_spec(plan.project, plan.spec_name)
     except MetadataError as error:
         for job, reg in pending:
-            report.failed.append((job.group.id, reg.output, str(error)))
+            report.failed.append((job.id, reg.output, str(error)))
         return report
     created: list[tuple[Registered, PlannedRegistration]] = []
     for job, reg in pending:
-        known = existing.get((reg.type, reg.output_uri))
-        replacing = replace and known is not None and known == reg.existing_id
-        if known is not None and not replacing:
-            report.registered.append(Registered(job.group.id, reg.output, known, created=False))
+        # Registered meanwhile with this key (a racing run, or the leftover of a crash that got registered):
+        # not again. Those the plan meant to replace (--force) do not count.
+        meanwhile = [e for e in _same(existing.get((reg.type, reg.output_uri), ()), reg) if e.id not in reg.replaces]
+        if meanwhile:
+            report.registered.append(Registered(job.id, reg.output, meanwhile[0].id, created=False))
             continue
         try:
-            analysis_id = _create(plan.project, reg, extra_provenance or {})
-            if replacing:
-                # Create first, then retire the old one: a failure in between leaves two active
-                # Analyses for one output (visible, and fixed by the next --force), never zero.
-                _deactivate(known)
+            extra = dict((job_meta or {}).get(job.id, {}))
+            outputs = extra.pop("outputs", {})
+            if reg.output in outputs:
+                extra.setdefault("provenance", {})
+                extra["provenance"] = {**extra["provenance"], "output": outputs[reg.output]}
+            analysis_id = _create(plan.project, reg, extra_provenance or {}, extra)
         except MetadataError as error:
-            report.failed.append((job.group.id, reg.output, error.message))
+            report.failed.append((job.id, reg.output, error.message))
             continue
-        existing[(reg.type, reg.output_uri)] = analysis_id
-        registered = Registered(job.group.id, reg.output, analysis_id, created=True, replaced=known if replacing else None)
+        replaced = []
+        try:
+            still_active = {e.id for e in existing.get((reg.type, reg.output_uri), ())}
+            for old in reg.replaces:
+                if old in still_active:
+                    _deactivate(old)
+                    replaced.append(old)
+        except MetadataError as error:
+            report.failed.append((job.id, reg.output, f"registered as Analysis {analysis_id}, but the Analysis it "
+                                  f"replaces could not be made inactive ({error.message})"))
+        registered = Registered(job.id, reg.output, analysis_id, created=True, replaced=tuple(replaced))
         report.registered.append(registered)
         created.append((registered, reg))
-    _keep_one_active_per_output(plan.project, created, report)
+    _keep_one_active_per_output(plan, created, report)
     return report
 
 
 def _keep_one_active_per_output(
-    project: str, created: list[tuple[Registered, PlannedRegistration]], report: RegistrationReport
+    plan: Plan, created: list[tuple[Registered, PlannedRegistration]], report: RegistrationReport
 ) -> None:
     """The re-check after creating (see the module docstring): for each output this run registered, keep the
-    oldest active Analysis of the same type and status, make the others inactive."""
+    oldest of the spec's active Analyses with the same type, status and reuse key; make the others inactive."""
     if not created:
         return
-    retired: set[int] = set()
-    for analysis_type in sorted({reg.type for _, reg in created}):
-        try:
-            active = active_analyses(project, analysis_type)
-        except MetadataError as error:
-            for registered, reg in created:
-                if reg.type == analysis_type:
-                    report.failed.append((registered.group_id, reg.output, _unchecked(registered, error)))
-            continue
+    try:
+        active = existing_for_spec(plan.project, plan.spec_name)
+    except MetadataError as error:
         for registered, reg in created:
-            if reg.type != analysis_type:
-                continue
-            status = graphql_status(reg.status)
-            ids = set(active.get((status, reg.output_uri), [])) - retired
-            if not ids:
-                continue  # nothing active any more: made inactive by someone else since; nothing to keep
-            keep = min(ids)
-            try:
-                for duplicate in sorted(ids - {keep}):
-                    _deactivate(duplicate, status)
-                    retired.add(duplicate)
-            except MetadataError as error:
-                report.failed.append((registered.group_id, reg.output, _unchecked(registered, error)))
-                continue
-            if registered.analysis_id != keep:
-                # Ours lost (retired just now, or already by the winner's own re-check).
-                registered.retired, registered.analysis_id, registered.created = registered.analysis_id, keep, False
+            report.failed.append((registered.group_id, reg.output, _unchecked(registered, error)))
+        return
+    retired: set[int] = set()
+    for registered, reg in created:
+        ids = {e.id for e in _same(active.get((reg.type, reg.output_uri), ()), reg)} - retired
+        if not ids:
+            continue  # nothing active any more: made inactive by someone else since; nothing to keep
+        keep = min(ids)
+        try:
+            for duplicate in sorted(ids - {keep}):
+                _deactivate(duplicate, graphql_status(reg.status))
+                retired.add(duplicate)
+        except MetadataError as error:
+            report.failed.append((registered.group_id, reg.output, _unchecked(registered, error)))
+            continue
+        if registered.analysis_id != keep:
+            # Ours lost (retired just now, or already by the winner's own re-check).
+            registered.retired, registered.analysis_id, registered.created = registered.analysis_id, keep, False
 
 
 def _unchecked(registered: Registered, error: MetadataError) -> str:

@@ -3,7 +3,7 @@
 Per project, per jobspec, per group: the group's state (done, due with the reason, failed, never run, skipped),
 the Analyses the toolkit registered for it (links, metrics, provenance). States come from the plan stage
 (:func:`toolkit.pipeline.prepare_plan`: the action and reason a run would take now) and from the run record
-(:mod:`toolkit.results.runs`: the groups whose job failed in the last run). Nothing here writes anything.
+(:mod:`toolkit.journal`: the jobs that failed in the last run). Nothing here writes anything.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from toolkit.errors import MetadataError, ToolkitError
 
@@ -112,6 +114,28 @@ def _values(meta: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+# A display URL is metadata: the page links to it and lets its viewer frame its origin (the Content-Security-
+# Policy names that origin, in a header and, in an exported page, in a <meta> attribute). So only URLs made of
+# RFC 3986 characters, with a plain host name or address and a numeric port, become links; anything else (a
+# quote, a space, `;`, a non-ASCII character: each broke the policy or the page) is shown as text.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+
+
+def web_origin(url: Any) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL that may be a link, or None (see _URL_CHARACTERS)."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2000:
+        return None
+    if not _URL_CHARACTERS.fullmatch(url):
+        return None
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    host, _, port = host.rpartition(":") if not host.endswith("]") and ":" in host else (host, "", "")
+    if not _HOST.fullmatch(host) or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        return None
+    return f"{parts.scheme}://{host.lower()}" + (f":{int(port)}" if port else "")
+
+
 def analysis_view(raw: dict[str, Any], output_names: dict[str, str] | None = None) -> AnalysisView:
     meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
     provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
@@ -122,7 +146,7 @@ def analysis_view(raw: dict[str, Any], output_names: dict[str, str] | None = Non
         type=str(raw.get("type")),
         status=str(raw.get("status")),
         output=output,
-        display_url=display_url if isinstance(display_url, str) and display_url.startswith(("http://", "https://")) else None,
+        display_url=display_url if web_origin(display_url) else None,
         completed=raw.get("timestampCompleted"),
         output_name=(output_names or {}).get(output or ""),
         values=_values(meta),
@@ -178,7 +202,7 @@ def collect_project(settings, specs: list) -> ProjectResults:
 
     ``settings`` are open for ``settings.project`` (see :func:`toolkit.settings.open_settings`).
     """
-    from toolkit.results.runs import read_run_record
+    from toolkit.journal import journal_for
 
     project = settings.project
     try:
@@ -200,7 +224,7 @@ def collect_project(settings, specs: list) -> ProjectResults:
     results: list[SpecResults] = []
     given = {loaded.model.name for loaded in specs}
     for loaded in specs:
-        record = read_run_record(loaded.model.name)
+        record = {"failed": journal_for(loaded.model.name).state().failed}
         results.append(_spec_results(settings, loaded, by_spec.get(loaded.model.name, []), samples, record))
     for name in sorted(set(by_spec) - given):
         results.append(_registered_only(name, by_spec[name], samples))
@@ -230,40 +254,39 @@ def _spec_results(settings, loaded, analyses, samples, record) -> SpecResults:
     result = SpecResults(spec.name, str(loaded.path), spec.description, [])
     try:
         params = {name: p.default for name, p in spec.params.items()}
-        prepared = prepare_plan(loaded, settings, sgids=None, params=params, execution="host")
+        prepared = prepare_plan(loaded, settings, sgids=None, params=params, execution="auto")
     except ToolkitError as error:
         result.notes.append(f"the plan stage failed, so states are unknown: {error.message}")
         return _finish(_merge_registered(result, analyses, samples, {}))
     plan = prepared.plan
     output_names = {out.uri: out.name for job in plan.jobs for out in job.outputs.values()}
-    by_group: dict[str, list[dict[str, Any]]] = {}
+    # A job's Analyses are those of its outputs (one sequencing group may have several jobs: scope read).
+    by_output: dict[str, list[dict[str, Any]]] = {}
     for raw in analyses:
-        for sg in raw.get("sequencingGroups") or []:
-            by_group.setdefault(sg["id"], []).append(raw)
+        by_output.setdefault(raw.get("output") or "", []).append(raw)
     failures = record.get("failed", {}) if record else {}
     for job in plan.jobs:
-        gid = job.group.id
+        gid = job.id
+        own = [raw for out in job.outputs.values() for raw in by_output.pop(out.uri, [])]
         if job.action is Action.DONE:
             state, reason = DONE, job.reason
         elif gid in failures and job.action is Action.RUN:
             failure = failures[gid]
             state = FAILED
             reason = f"{failure.get('detail') or 'job failed'} (run of {failure.get('at', 'an earlier run')})"
-        elif job.action is Action.RUN and job.reason == "new" and not by_group.get(gid):
+        elif job.action is Action.RUN and job.reason == "new" and not own:
             state, reason = NEVER_RUN, "no output yet"
         else:
             state, reason = DUE, job.reason
-        row = GroupRow(gid, samples.get(gid), state, reason)
-        row.analyses = [analysis_view(raw, output_names) for raw in by_group.pop(gid, [])]
+        row = GroupRow(gid, samples.get(job.group.id if job.group else gid), state, reason)
+        row.analyses = [analysis_view(raw, output_names) for raw in own]
         stale = {a.provenance.get("jobspec_sha256") for a in row.analyses} - {None, loaded.content_hash}
         if stale and state == DONE:
             row.reason += "; made with another version of the jobspec file"
         result.groups.append(row)
     for rejection in plan.skipped:
-        row = GroupRow(rejection.group_id, samples.get(rejection.group_id), SKIPPED, rejection.reason)
-        row.analyses = [analysis_view(raw, output_names) for raw in by_group.pop(rejection.group_id, [])]
-        result.groups.append(row)
-    return _finish(_merge_registered(result, [a for rows in by_group.values() for a in rows], samples, output_names))
+        result.groups.append(GroupRow(rejection.group_id, samples.get(rejection.group_id), SKIPPED, rejection.reason))
+    return _finish(_merge_registered(result, [a for rows in by_output.values() for a in rows], samples, output_names))
 
 
 def _merge_registered(result: SpecResults, analyses, samples, output_names) -> SpecResults:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime
 import functools
+from html import escape
 import shutil
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from toolkit.results.collect import ProjectResults, SpecResults
+from toolkit.results.collect import ProjectResults, SpecResults, web_origin
 
 STATIC = Path(__file__).parent / "static"
 # Assets the page links to, as (path under assets/, file under static/).
@@ -25,6 +25,7 @@ ASSETS = {
 }
 # Plots are for what varies: a metric equal in every group is read faster in the table.
 PLOTTED_METRICS_LIMIT = 4
+PLOTTABLE_MAGNITUDE = 1e300  # beyond this, matplotlib's axis arithmetic overflows
 
 
 def page_csp(frame_origins: set[str]) -> str:
@@ -42,9 +43,9 @@ def report_origins(projects: list[ProjectResults]) -> set[str]:
         for spec in project.specs:
             for group in spec.groups:
                 for analysis in group.analyses:
-                    if analysis.display_url:
-                        parts = urlsplit(analysis.display_url)
-                        origins.add(f"{parts.scheme}://{parts.netloc}")
+                    origin = web_origin(analysis.display_url)
+                    if origin:  # never text from metadata: built from the checked scheme, host and port
+                        origins.add(origin)
     return origins
 
 
@@ -71,12 +72,16 @@ def _plots(spec: SpecResults) -> list[dict]:
         values = {g.id: float(g.values[metric]) for g in spec.groups if metric in g.values}
         if len(values) < 2 or len(set(values.values())) < 2:
             continue
+        # Metrics are metadata (any Metamist writer can set them): matplotlib cannot lay out an axis near the
+        # largest floats (1.7e308 made every page load fail). Such a metric stays in the table, unplotted.
+        if any(abs(value) > PLOTTABLE_MAGNITUDE for value in values.values()):
+            continue
         outliers = [o for o in spec.outliers if o.metric == metric]
-        plots.append({
-            "metric": metric,
-            "src": svg_data_url(metric_plot_svg(metric, values, outliers)),
-            "outliers": outliers,
-        })
+        try:
+            svg = metric_plot_svg(metric, values, outliers)
+        except (ArithmeticError, ValueError):  # a layout matplotlib cannot compute: the table still has it
+            continue
+        plots.append({"metric": metric, "src": svg_data_url(svg), "outliers": outliers})
     return plots
 
 
@@ -107,7 +112,9 @@ def render_page(projects: list[ProjectResults], *, title: str = "toolkit results
 def render_static_page(projects: list[ProjectResults], *, title: str, source: str) -> str:
     """The page for a folder of files: the policy travels in a <meta> tag, since no server sends headers."""
     html = render_page(projects, title=title, source=source)
-    meta = f'<meta http-equiv="Content-Security-Policy" content="{page_csp(report_origins(projects))}">'
+    # The origins are checked (collect.web_origin); escaping the attribute is the second line of defence.
+    policy = escape(page_csp(report_origins(projects)), quote=False).replace('"', "&quot;")
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
     return html.replace("<!-- csp -->", meta, 1)
 
 

@@ -137,6 +137,8 @@ def _web_path(buckets: Path, bucket: str, rest: str) -> Path | None:
     parts = [part for part in rest.split("/") if part]
     if any(part in (".", "..") or part.startswith(".") or "\\" in part or "\x00" in part for part in parts):
         return None
+    if (buckets / bucket).is_symlink():
+        return None  # a "-web" name that leads to another bucket (or anywhere else) is not web storage
     root = (buckets / bucket).resolve()
     if not root.is_dir() or root.parent != buckets.resolve():
         return None

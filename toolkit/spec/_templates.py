@@ -78,10 +78,18 @@ def _suggest(word: str, candidates) -> str:
 
 def check_template(text: str, rules: SlotRules) -> TemplateCheck:
     lines = text.split("\n")
+    too_deep = nesting_problem(text)
+    if too_deep is not None:
+        return TemplateCheck([too_deep], False, {}, {})
     try:
         tree = _parser().parse(text)
     except TemplateSyntaxError as error:
         return TemplateCheck([TemplateProblem(f"template syntax error: {error.message}", error.lineno or 1)], False, {}, {})
+    except RecursionError:  # a nesting nesting_problem does not count (it counts brackets, unary operators, blocks)
+        return TemplateCheck([TemplateProblem("the template nests too deeply to be read", 1)], False, {}, {})
+    too_deep = tree_depth_problem(tree)
+    if too_deep is not None:
+        return TemplateCheck([too_deep], False, {}, {})
     problems: list[TemplateProblem] = []
     first_use: dict[str, tuple[int, int | None]] = {}
     attributes_used: dict[str, set[str]] = {}
@@ -236,6 +244,85 @@ def command_skeleton(text: str, tag: str) -> CommandSkeleton | None:
     return CommandSkeleton("".join(parts), pieces, has_blocks, tags)
 
 
+_OPENING = {"lparen": "rparen", "lbracket": "rbracket", "lbrace": "rbrace"}
+_BLOCKS = {"if", "for", "macro", "call", "filter", "with", "block", "autoescape", "set"}
+
+
+def nesting_problem(text: str) -> TemplateProblem | None:
+    """The first place where the template nests deeper than MAX_TEMPLATE_NESTING, or None.
+
+    Counted on the lexer's tokens (which does not recurse), before Jinja's parser (which does): brackets,
+    chains of unary operators (`- - 1`, `not not x`) and blocks (`{% if %}` in `{% for %}`...). A `{% set %}`
+    without `=` is a block; with `=` it is not.
+    """
+    from toolkit.spec.limits import MAX_TEMPLATE_NESTING as limit
+
+    source = re.sub(r"\r\n?", "\n", text)
+    try:
+        for problem in _nesting(_lexer_environment().lexer.tokeniter(source, None), limit):
+            return problem
+    except TemplateSyntaxError:
+        pass  # where the lexer stops (unbalanced brackets...): reported by the parser, with its position
+    return None
+
+
+def tree_depth_problem(tree: nodes.Node) -> TemplateProblem | None:
+    """A template whose syntax tree is deeper than MAX_TEMPLATE_TREE_DEPTH (measured without recursing)."""
+    from toolkit.spec.limits import MAX_TEMPLATE_TREE_DEPTH as limit
+
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return TemplateProblem(f"the template's expressions nest more than {limit} levels deep (a long chain "
+                                   "of filters, attributes, indexes or operators?): no jobspec needs that",
+                                   getattr(node, "lineno", None) or 1)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return None
+
+
+def _nesting(tokens, limit: int):
+    """Yields a TemplateProblem where the tokens nest deeper than ``limit`` (see nesting_problem)."""
+    brackets = blocks = unary = ternary = 0
+    block_words: list[str] = []  # the first words of the current {% %}
+    previous = None  # the last token that is not whitespace, as (kind, value)
+    for line, kind, value in tokens:
+        if kind == "whitespace":
+            continue
+        if kind in ("block_begin", "variable_begin"):
+            block_words, unary, ternary = [], 0, 0
+        elif kind == "block_end":
+            name = block_words[0] if block_words else ""
+            if name in _BLOCKS and not (name == "set" and "=" in block_words):
+                blocks += 1
+            elif name.startswith("end"):
+                blocks = max(blocks - 1, 0)
+        elif len(block_words) < 3 and kind in ("name", "operator") and previous and previous[0] != "variable_begin":
+            block_words.append(value)
+        if kind == "operator" and value in ("(", "[", "{"):
+            brackets += 1
+        elif kind == "operator" and value in (")", "]", "}"):
+            brackets = max(brackets - 1, 0)
+        # Unary operators in a row (`- - 1`, `not not x`) and conditional expressions inside each other
+        # (`a if b else c if d else ...`) are each one more level of Jinja's recursive parser.
+        in_unary_place = previous is None or previous[0] in ("variable_begin", "block_begin") or (
+            previous[0] == "operator" and previous[1] not in (")", "]", "}")) or (
+            previous[0] == "name" and previous[1] in ("not", "and", "or", "in", "if", "else", "is"))
+        if (kind == "operator" and value in ("-", "+") and in_unary_place) or (kind == "name" and value == "not"):
+            unary += 1
+        else:
+            unary = 0
+        if kind == "name" and value == "if" and previous and previous[0] != "block_begin":
+            ternary += 1
+        previous = (kind, value)
+        if max(brackets, blocks, unary, ternary) > limit:
+            what = ("brackets" if brackets > limit else "{% %} blocks" if blocks > limit
+                    else "unary operators" if unary > limit else "conditional expressions")
+            yield TemplateProblem(f"the template nests {what} more than {limit} levels deep: no jobspec needs "
+                                  "that", line)
+            return
+
+
 @functools.cache
 def _lexer_environment() -> SandboxedEnvironment:
     # The renderer's lexing options: newlines kept, no line statements or block trimming.
@@ -279,3 +366,15 @@ def command_placement_problems(text: str) -> list[TemplateProblem]:
 def _line_column(source: str, offset: int) -> tuple[int, int]:
     line = source.count("\n", 0, offset) + 1
     return line, offset - (source.rfind("\n", 0, offset) + 1) + 1
+
+
+def too_deep(text: str) -> bool:
+    """Does check_template refuse this template for its nesting (so nothing else should parse or render it)?"""
+    if nesting_problem(text) is not None:
+        return True
+    try:
+        return tree_depth_problem(_parser().parse(text)) is not None
+    except TemplateSyntaxError:
+        return False
+    except RecursionError:
+        return True

@@ -30,6 +30,15 @@ MAX_NUMBER_CHARS = 64
 MAX_QUERY_DEPTH = 32
 MAX_QUERY_TOKENS = 20_000
 
+# Templates: Jinja's parser and code generator recurse several frames per bracket, unary operator and block;
+# `{{ [[[[... }}` 200 deep, `{{ - - - ... 1 }}` or 300 nested `{% if %}` exhausted the stack (exit 70). Real
+# templates nest 2-4 levels.
+MAX_TEMPLATE_NESTING = 32
+# ... and every walk of the parsed template (Jinja's analysis, its code generator, Python's compiler) recurses
+# per level of its syntax tree, which chains of `and`, `|filter`, `.attribute` or `[index]` deepen one level
+# per link although the parser reads them in a loop.
+MAX_TEMPLATE_TREE_DEPTH = 100
+
 # Diagnostics: a file with thousands of unknown keys gets the first few, and one line saying how many more.
 MAX_UNKNOWN_KEYS_SHOWN = 20
 MAX_ERRORS_SHOWN = 100

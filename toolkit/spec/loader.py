@@ -112,3 +112,17 @@ def load_spec(path: Path | str) -> LoadedSpec:
         warnings=tuple(unique),
         document=document,
     )
+
+
+def read_spec_data(path: Path) -> object | None:
+    """A spec file's plain data (through the same guarded reading), or None when it cannot be read as YAML.
+
+    For looking at another spec (``inputs.from_jobspec``) without validating it: its own problems are reported
+    when it is validated itself.
+    """
+    try:
+        raw = read_spec_bytes(path)
+        document, _ = parse_yaml(str(path), raw.decode("utf-8-sig"))
+    except (SpecFileProblem, YamlProblem, UnicodeDecodeError):
+        return None
+    return document.data

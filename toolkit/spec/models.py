@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -86,6 +86,7 @@ class ReadsSection(StrictModel):
     path: str
     location: str | None = None
     size: str | None = None
+    checksum: str | None = None  # JMESPath: read -> the checksum Metamist records (e.g. "md5:<hex>")
 
 
 class ReadCountRange(StrictModel):
@@ -105,33 +106,97 @@ class ExpectSection(StrictModel):
         return (self.reads.min, self.reads.max)
 
 
+class FromJobspecSection(StrictModel):
+    """Inputs that are another spec's registered outputs: its active, completed Analyses of one output."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    output: str = Field(pattern=IDENTIFIER_PATTERN)
+
+
 class InputsSection(StrictModel):
-    query: str
+    # Absent with from_jobspec: the toolkit asks for the project's sequencing groups itself (CHAINED_QUERY).
+    query: str | None = None
     variables: dict[str, VariableSource] = Field(default_factory=dict)
-    groups: str
+    groups: str | None = None
     id: str = "id"
     reads: ReadsSection | None = None
+    from_jobspec: FromJobspecSection | None = None
     fields: dict[str, str] = Field(default_factory=dict)
     expect: ExpectSection = Field(default_factory=ExpectSection)
+
+    @model_validator(mode="after")
+    def _one_source_of_reads(self) -> "InputsSection":
+        if self.reads is not None and self.from_jobspec is not None:
+            raise ValueError("give `reads` (where the reads are in the query's answer) or `from_jobspec`, not both")
+        if self.query is None and self.from_jobspec is None:
+            raise ValueError("`query` is required (only a spec with `from_jobspec` may leave it out)")
+        if self.query is not None and self.groups is None:
+            raise ValueError("`groups` is required with `query`: where the groups are in the answer")
+        return self
+
+
+# The query a spec with `inputs.from_jobspec` and no `query` runs: the project's sequencing groups, with what
+# `inputs.fields` can name (e.g. `sample: sample.externalId`).
+CHAINED_QUERY = """\
+query ToolkitChainedGroups($project: String!, $sgids: [String!]) {
+  project(name: $project) {
+    sequencingGroups(id: {in_: $sgids}) {
+      id type technology platform meta
+      sample { id externalId meta participant { externalId } }
+    }
+  }
+}
+"""
+CHAINED_GROUPS = "project.sequencingGroups"
+
+
+METRIC_TYPES = ("integer", "number", "string", "boolean", "object", "array")
+METRIC_TYPE_PATTERN = rf"^({'|'.join(METRIC_TYPES)})\??$"
 
 
 class OutputSection(StrictModel):
     path: str
     category: str = "default"
+    # A metrics output: a small JSON object the job writes, with these keys and JSON types (a trailing `?`:
+    # may be absent or null). Its values go into the meta of every Analysis the job registers (meta.metrics).
+    metrics: dict[str, Annotated[str, Field(pattern=METRIC_TYPE_PATTERN)]] | None = None
+
+
+class ShellSection(StrictModel):
+    """The bash options the command runs under (`set -o ...` ahead of the command, on the host and in images)."""
+
+    errexit: bool = True  # stop at the first command that fails
+    pipefail: bool = True  # a pipeline fails when any of its commands fails (`zcat | head` then fails: SIGPIPE)
+    nounset: bool = False  # an unset variable is an error
+
+    def preamble(self) -> str:
+        options = [name for name in ("errexit", "nounset", "pipefail") if getattr(self, name)]
+        return f"set -o {' -o '.join(options)}\n" if options else ""
+
+    def describe(self) -> str:
+        chosen = [name for name in ("errexit", "nounset", "pipefail") if getattr(self, name)]
+        return "bash, " + (f"set -o {' -o '.join(chosen)}" if chosen else "no set options")
+
+
+class EstimateSection(StrictModel):
+    """A hint for `toolkit plan`'s time and cost estimate, used until the project has earlier runs to learn from."""
+
+    bytes_per_second: float | None = Field(default=None, gt=0)  # of input
+    seconds_per_job: float = Field(default=0, ge=0)  # fixed part: start-up, small inputs
 
 
 class ResourcesSection(StrictModel):
     cpu: float = Field(default=1, gt=0)
     memory: str = "1Gi"
+    storage: str = "auto"
+    storage_floor: str = "1Gi"
+    storage_margin: float = Field(default=1.2, ge=1.0)
 
     @field_validator("cpu")
     @classmethod
     def _whole_cpus_as_int(cls, value: float) -> float:
         # `{{ resources.cpu }}` in a command renders what this holds: cpu: 2 must give `2`, not `2.0`.
         return int(value) if value == int(value) else value
-    storage: str = "auto"
-    storage_floor: str = "1Gi"
-    storage_margin: float = Field(default=1.2, ge=1.0)
 
     @field_validator("memory", "storage_floor")
     @classmethod
@@ -151,8 +216,6 @@ class RegisterSection(StrictModel):
     type: str
     status: AnalysisStatusName = "completed"
     meta: dict[str, Any] = Field(default_factory=dict)
-    # Name of another output: a JSON object the job writes, recorded as meta.metrics (the results page's table).
-    metrics: str | None = None
 
 
 class FileExpectation(StrictModel):
@@ -165,17 +228,34 @@ class FileExpectation(StrictModel):
     min_size: int | None = None
 
 
+class SpecTestRead(StrictModel):
+    path: str  # a fixture, relative to the spec file
+    checksum: str | None = None  # what Metamist would record for it (read.checksum)
+
+
 class SpecTestGroup(StrictModel):
     id: str
-    reads: list[str]
+    reads: list[str | SpecTestRead] = Field(default_factory=list)
     fields: dict[str, Any] = Field(default_factory=dict)
 
 
 class SpecTest(StrictModel):
     name: str
-    group: SpecTestGroup
+    group: SpecTestGroup | None = None  # the group the test runs (sequencing-group and read scopes)
+    groups: list[SpecTestGroup] | None = None  # the member groups (project scope; or several groups)
     params: dict[str, Any] = Field(default_factory=dict)
+    fails: bool = False  # the job must fail (e.g. a checksum that does not match): expectations then optional
     expect: dict[str, FileExpectation] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _groups_given(self) -> "SpecTest":
+        if (self.group is None) == (self.groups is None):
+            raise ValueError("give `group` (one group) or `groups` (several), not both and not neither")
+        return self
+
+    @property
+    def all_groups(self) -> list[SpecTestGroup]:
+        return [self.group] if self.group is not None else list(self.groups or [])
 
 
 # `register` is the natural key name; pydantic warns that it shadows ABCMeta.register, which only matters on
@@ -183,10 +263,16 @@ class SpecTest(StrictModel):
 warnings.filterwarnings("ignore", message='Field name "register" in "JobSpec" shadows', category=UserWarning)
 
 
+# What one job covers: a sequencing group (its reads), one read file of a group, or the whole project (every
+# selected group: one job, outputs registered against all of them).
+Scope = Literal["sequencing-group", "read", "project"]
+
+
 class JobSpec(StrictModel):
     version: Literal[1]
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
+    scope: Scope = "sequencing-group"
     image: ImageSection
     params: dict[str, ParamSection] = Field(default_factory=dict)
     inputs: InputsSection
@@ -194,5 +280,11 @@ class JobSpec(StrictModel):
     outputs: dict[str, OutputSection] = Field(min_length=1)
     resources: ResourcesSection = Field(default_factory=ResourcesSection)
     register: dict[str, RegisterSection] = Field(default_factory=dict)
+    shell: ShellSection = Field(default_factory=ShellSection)
+    estimate: EstimateSection | None = None
     version_command: str | None = None
     tests: list[SpecTest] = Field(default_factory=list)
+
+    @property
+    def metrics_outputs(self) -> dict[str, dict[str, str]]:
+        return {name: output.metrics for name, output in self.outputs.items() if output.metrics is not None}

@@ -24,6 +24,14 @@ from toolkit.spec._templates import SlotRules, check_template, command_placement
 from toolkit.spec.diagnostics import Diagnostic
 
 RESOURCE_SLOTS = {"cpu", "memory", "storage"}
+READ_FIELDS = {"path", "location", "basename", "size", "checksum", "position"}
+# The slots of each scope beyond reads, outputs, params, resources and project (docs/jobspec.md, "Scopes").
+SCOPE_SLOTS = {"sequencing-group": ("group",), "read": ("group", "read"), "project": ("groups",)}
+_SCOPE_ONLY = {
+    "group": "group is the job's sequencing group: there is none with `scope: project` (use groups)",
+    "read": "read is the job's read file, only with `scope: read`",
+    "groups": "groups lists every member group, only with `scope: project`",
+}
 # Sources the command line fills, and the GraphQL types their values have.
 VARIABLE_SOURCE_TYPES = {"project": (False, "String"), "sgids": (True, "String")}
 
@@ -51,6 +59,17 @@ def _file_kind(path: Path) -> str:
     return "folder" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "is not a regular file"
 
 
+def _sibling_spec(folder: Path, name: str) -> tuple[Path, dict] | None:
+    """The spec named ``name`` among the YAML files of ``folder`` (read with the guarded loader), or None."""
+    from toolkit.spec.loader import read_spec_data
+
+    for candidate in sorted(folder.glob("*.y*ml")):
+        data = read_spec_data(candidate)
+        if isinstance(data, dict) and data.get("name") == name:
+            return candidate, data
+    return None
+
+
 def _mapping(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
@@ -65,7 +84,10 @@ class _Checker:
         self.params = {k for k in _mapping(self.data.get("params")) if isinstance(k, str)}
         inputs = _mapping(self.data.get("inputs"))
         self.fields = {k for k in _mapping(inputs.get("fields")) if isinstance(k, str)}
-        self.has_reads = isinstance(inputs.get("reads"), dict)
+        self.from_jobspec = _mapping(inputs.get("from_jobspec"))
+        self.has_reads = isinstance(inputs.get("reads"), dict) or bool(self.from_jobspec)
+        scope = self.data.get("scope", "sequencing-group")
+        self.scope = scope if scope in SCOPE_SLOTS else "sequencing-group"
         self.template_uses: dict[str, set[str]] = {"outputs": set(), "params": set()}
 
     # -- helpers ---------------------------------------------------------------------------------------
@@ -156,7 +178,7 @@ class _Checker:
     def check_jmespath(self) -> None:
         inputs = _mapping(self.data.get("inputs"))
         paths: list[Path_] = [("inputs", "groups"), ("inputs", "id")]
-        paths += [("inputs", "reads", key) for key in ("path", "location", "size")]
+        paths += [("inputs", "reads", key) for key in ("path", "location", "size", "checksum")]
         paths += [("inputs", "fields", key) for key in _mapping(inputs.get("fields"))]
         for path in paths:
             expression = self.string_at(path)
@@ -177,11 +199,20 @@ class _Checker:
 
     def _rules(self, *, for_output_path: bool) -> SlotRules:
         group = {"id"} | self.fields
+        slots: dict[str, set[str] | None] = {
+            "reads": None, "outputs": set(self.outputs), "params": set(self.params),
+            "resources": set(RESOURCE_SLOTS), "project": None,
+        }
+        scoped = {"group": group, "read": set(READ_FIELDS), "groups": None}
+        for name in SCOPE_SLOTS[self.scope]:
+            slots[name] = scoped[name]
         rules = SlotRules(
-            slots={"reads": None, "outputs": set(self.outputs), "group": group,
-                   "params": set(self.params), "resources": set(RESOURCE_SLOTS)},
+            slots=slots,
             attribute_help={
-                "reads": "reads is the list of the group's input paths (reads, reads[0], reads[1]...)",
+                "reads": "reads is the list of the job's input paths (reads, reads[0], reads[1]...)",
+                "read": "read has " + ", ".join(sorted(READ_FIELDS)) + " (and is the read's path itself)",
+                "groups": "groups is the list of member groups (groups[0].id, or {% for member in groups %})",
+                "project": "project is the project's name",
                 "group": "group has id" + (f" and the inputs.fields: {', '.join(sorted(self.fields))}"
                                            if self.fields else "; add other names under inputs.fields"),
                 "params": f"declared params: {', '.join(sorted(self.params))}" if self.params
@@ -191,9 +222,12 @@ class _Checker:
                 "resources": "resources has cpu, memory and storage",
             },
         )
+        rules.forbidden = {name: f"{why} (this spec has scope: {self.scope})" for name, why in _SCOPE_ONLY.items()
+                           if name not in slots}
         if for_output_path:
-            reason = "an output path cannot use '{0}' (it is resolved before the job runs; use group, params, resources)"
-            rules.forbidden = {root: reason.format(root) for root in ("outputs", "reads")}
+            reason = ("an output path cannot use '{0}' (it is resolved before the job runs; use group, read, "
+                      "project, params, resources)")
+            rules.forbidden.update({root: reason.format(root) for root in ("outputs", "reads", "groups")})
         return rules
 
     def check_template(self, path: Path_, rules: SlotRules) -> dict[str, tuple[int, int | None]] | None:
@@ -232,11 +266,13 @@ class _Checker:
         path_rules = self._rules(for_output_path=True)
         for name, _output in _mapping(self.data.get("outputs")).items():
             uses = self.check_template(("outputs", name, "path"), path_rules)
-            if uses is not None and "group" not in uses:
+            distinct = {"sequencing-group": ("group", "group (e.g. group.id): every group"),
+                        "read": ("read", "read (e.g. read.basename): every read of a group")}.get(self.scope)
+            if uses is not None and distinct and distinct[0] not in uses:
                 self.error(self.document.at_value(
                     ("outputs", name, "path"),
-                    f"output '{name}' has a path that does not use group (e.g. group.id): every group would "
-                    "write the same file", "warning"))
+                    f"output '{name}' has a path that does not use {distinct[1]} would write the same file",
+                    "warning"))
             if command_uses is not None and name not in command_outputs:
                 self.error(self.document.at_key(
                     ("outputs", name),
@@ -271,13 +307,20 @@ class _Checker:
             param = _mapping(param)
             params[name] = param["default"] if param.get("default") is not None else stand_in.get(param.get("type"), "value")
         resources = _mapping(self.data.get("resources"))
+        group = {"id": "CPGSTANDIN", **{name: "value" for name in _mapping(inputs.get("fields"))}}
+        reads = ["/inputs/R1.fastq.gz", "/inputs/R2.fastq.gz"]
         context = CommandContext(
-            reads=["/inputs/R1.fastq.gz", "/inputs/R2.fastq.gz"],
+            reads=reads[:1] if self.scope == "read" else reads,
             outputs={name: f"/outputs/{name}" for name in self.outputs},
-            group={"id": "CPGSTANDIN", **{name: "value" for name in _mapping(inputs.get("fields"))}},
+            group=group if self.scope != "project" else {},
             params=params,
             resources={"cpu": resources.get("cpu", 1), "memory": resources.get("memory", "2Gi"),
                        "storage": resources.get("storage", "10Gi")},
+            read={"path": reads[0], "location": "gs://bucket/R1.fastq.gz", "basename": "R1.fastq.gz", "size": 1000,
+                  "checksum": "md5:0", "position": 1} if self.scope == "read" else None,
+            groups=[{**group, "reads": reads}] if self.scope == "project" else None,
+            project="standin-test",
+            job_id="CPGSTANDIN",
         )
         templates: list[tuple[Path_, Any]] = [(("command",), lambda text: render_command(text, context))]
         for name in self.outputs:
@@ -288,10 +331,12 @@ class _Checker:
                 if isinstance(value, str):
                     templates.append((("register", name, "meta", key),
                                       lambda text, k=key: render_text(text, context, name=f"meta.{k}")))
+        from toolkit.spec._templates import too_deep
+
         for path, render in templates:
             text = self.string_at(path)
-            if text is None or ("{" not in text):
-                continue
+            if text is None or ("{" not in text) or too_deep(text):
+                continue  # (a template nested too deeply is reported by check_template)
             try:
                 render(text)
             except RenderError as error:
@@ -311,22 +356,22 @@ class _Checker:
                 self.error(self.document.at_key(
                     ("register", name),
                     f"register.{name} names an output that is not declared in outputs (outputs: {known})"))
-        metrics_outputs = set()
-        for name, entry in register.items():
-            metrics = _mapping(entry).get("metrics")
-            if metrics is None:
-                continue
-            if not isinstance(metrics, str) or metrics not in self.outputs:
-                known = ", ".join(sorted(self.outputs)) or "none"
-                self.error(self.document.at_value(
-                    ("register", name, "metrics"),
-                    f"register.{name}.metrics must name an output of this spec (outputs: {known})"))
-            elif metrics == name:
-                self.error(self.document.at_value(
-                    ("register", name, "metrics"),
-                    f"register.{name}.metrics names the registered output itself; name the JSON file's output"))
-            else:
-                metrics_outputs.add(metrics)
+        # A metrics output's values go into the meta of the job's Analyses: it needs no registration of its own.
+        metrics_outputs = {name for name, output in _mapping(self.data.get("outputs")).items()
+                           if isinstance(_mapping(output).get("metrics"), dict)}
+        owner: dict[str, str] = {}
+        for name in sorted(metrics_outputs):
+            for key in _mapping(_mapping(self.data["outputs"][name]).get("metrics")):
+                if key in owner:
+                    self.error(self.document.at_key(
+                        ("outputs", name, "metrics", key),
+                        f"metric {key!r} is declared by outputs {owner[key]} and {name}: meta.metrics can hold it once"))
+                owner.setdefault(key, name)
+        if metrics_outputs and not register:
+            first = sorted(metrics_outputs)[0]
+            self.error(self.document.at_key(
+                ("outputs", first, "metrics"),
+                "metrics go into the meta of the Analyses the job registers, and this spec registers none", "warning"))
         for name in sorted(self.outputs - set(register) - metrics_outputs):
             self.error(self.document.at_key(
                 ("outputs", name),
@@ -358,22 +403,34 @@ class _Checker:
         for index, test in enumerate(tests if isinstance(tests, list) else []):
             test = _mapping(test)
             where: Path_ = ("tests", index)
-            group = _mapping(test.get("group"))
-            fields = group.get("fields", {})
-            missing = sorted(self.fields - set(_mapping(fields)))
-            if missing and isinstance(fields, dict) and "group" in test:
-                at = where + ("group", "fields") if "fields" in group else where + ("group",)
+            located: list[tuple[Path_, dict]] = []
+            if "group" in test:
+                located.append((where + ("group",), _mapping(test.get("group"))))
+            listed = test.get("groups")
+            for group_index, member in enumerate(listed if isinstance(listed, list) else []):
+                located.append((where + ("groups", group_index), _mapping(member)))
+            if self.scope != "project" and isinstance(listed, list) and len(listed) != 1:
                 self.error(self.document.at_key(
-                    at, f"tests[{index}].group.fields lacks {', '.join(repr(m) for m in missing)}: inputs.fields "
-                        "declares it, so the templates may use it (give each test group every field)"))
-            reads = group.get("reads")
-            for read_index, read in enumerate(reads if isinstance(reads, list) else []):
-                if isinstance(read, str) and _file_kind(self.base_folder / read) != "file":
-                    # A warning: only `toolkit test` needs the fixtures, a run does not.
-                    self.error(self.document.at_value(
-                        where + ("group", "reads", read_index),
-                        f"fixture {read!r} is not a file (looked for {self.base_folder / read}): `toolkit test` "
-                        "fails this test", "warning"))
+                    where + ("groups",), f"tests[{index}].groups: a spec with scope {self.scope} runs one group per "
+                                         "test (use `group:`)"))
+            for at_group, group in located:
+                label = f"tests[{index}]." + ("group" if at_group[-1] == "group" else f"groups[{at_group[-1]}]")
+                fields = group.get("fields", {})
+                missing = sorted(self.fields - set(_mapping(fields)))
+                if missing and isinstance(fields, dict):
+                    at = at_group + ("fields",) if "fields" in group else at_group
+                    self.error(self.document.at_key(
+                        at, f"{label}.fields lacks {', '.join(repr(m) for m in missing)}: inputs.fields "
+                            "declares it, so the templates may use it (give each test group every field)"))
+                reads = group.get("reads")
+                for read_index, read in enumerate(reads if isinstance(reads, list) else []):
+                    fixture = read if isinstance(read, str) else _mapping(read).get("path")
+                    if isinstance(fixture, str) and _file_kind(self.base_folder / fixture) != "file":
+                        # A warning: only `toolkit test` needs the fixtures, a run does not.
+                        self.error(self.document.at_value(
+                            at_group + ("reads", read_index) + (() if isinstance(read, str) else ("path",)),
+                            f"fixture {fixture!r} is not a file (looked for {self.base_folder / fixture}): "
+                            "`toolkit test` fails this test", "warning"))
             for name, value in _mapping(test.get("params")).items():
                 if name not in declared:
                     known = ", ".join(sorted(self.params)) or "none declared"
@@ -402,6 +459,32 @@ class _Checker:
                             where + ("expect", output, "matches", pattern_index),
                             f"tests[{index}].expect.{output}.matches[{pattern_index}]: not a regular expression "
                             f"({error})"))
+
+    def check_from_jobspec(self) -> None:
+        """`inputs.from_jobspec` names another spec's output: when that spec is in this spec's folder, it must
+        declare and register that output (otherwise this spec would never find an input)."""
+        name, output = self.from_jobspec.get("name"), self.from_jobspec.get("output")
+        if not isinstance(name, str) or not isinstance(output, str):
+            return
+        if name == self.data.get("name"):
+            self.error(self.document.at_value(("inputs", "from_jobspec", "name"),
+                                              "a spec cannot take its inputs from its own outputs"))
+            return
+        found = _sibling_spec(self.base_folder, name)
+        if found is None:
+            return  # elsewhere (another repository, a deployment): plan finds its Analyses or says there are none
+        path, data = found
+        outputs, register = _mapping(data.get("outputs")), _mapping(data.get("register"))
+        if output not in outputs:
+            known = ", ".join(sorted(str(k) for k in outputs)) or "none"
+            self.error(self.document.at_value(
+                ("inputs", "from_jobspec", "output"),
+                f"{path.name} (jobspec {name}) has no output {output!r} (its outputs: {known})"))
+        elif output not in register:
+            self.error(self.document.at_value(
+                ("inputs", "from_jobspec", "output"),
+                f"{path.name} (jobspec {name}) writes {output!r} but does not register it: there would be no "
+                "Analysis to take as input"))
 
     def check_params_used(self) -> None:
         for name in sorted(self.params - self.template_uses["params"]):
@@ -448,6 +531,8 @@ class _Checker:
         inputs = _mapping(self.data.get("inputs"))
         if resources.get("storage", "auto") != "auto" or not self.has_reads or _mapping(inputs.get("reads")).get("size"):
             return
+        if self.from_jobspec:
+            return  # another spec's outputs: Metamist records their sizes
         message = "storage is auto but inputs.reads.size is not given: jobs get only resources.storage_floor"
         if "storage" in resources:
             self.error(self.document.at_value(("resources", "storage"), message, "warning"))
@@ -466,6 +551,7 @@ def cross_field_diagnostics(document: SourceDocument, base_folder: Path) -> list
     checker.check_render_limits()
     checker.check_register()
     checker.check_analysis_types()
+    checker.check_from_jobspec()
     checker.check_params_used()
     checker.check_files()
     checker.check_expectations()
