@@ -124,7 +124,7 @@ def main() -> int:
         warm, numbers["warm_build_s"] = timed(build_image, loaded.path, image, registry, echo=quiet)
         assert cold.built and not warm.built, "the warm build must be a content-key hit"
 
-        lock, numbers["publish_s"] = timed(publish_image, loaded, registry=registry, skip_tests=True, echo=quiet)
+        lock, numbers["publish_s"] = timed(publish_image, loaded, registry=registry, test_image=None, echo=quiet)
         reference = image_reference(load_spec(spec))
         client = docker_client()
         try:

@@ -72,9 +72,11 @@ class SpecError(ToolkitError):
         super().__init__(f"{source_name}: {count} error{'s' if count != 1 else ''} in the jobspec")
 
     def render(self) -> str:
-        from toolkit.spec.diagnostics import render_diagnostics
-
-        return render_diagnostics(self.diagnostics)
+        # The diagnostics' own class renders them (toolkit.spec.diagnostics.Diagnostic.render_all, with source
+        # lines and underlines): this module sits below every stage and imports none of them.
+        if not self.diagnostics:
+            return super().render()
+        return type(self.diagnostics[0]).render_all(self.diagnostics)
 
 
 class MetadataError(ToolkitError):

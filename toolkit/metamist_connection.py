@@ -9,6 +9,14 @@ production.
 
 Failures become toolkit errors: no answer at all -> :class:`MetadataUnreachable` (one line, fast: no minute-long
 retry loop), an error answer -> :class:`MetadataError` carrying the server's message.
+
+Threads: every call here may be made from any thread. Each thread gets its own clients for the current
+connection (a gql session and a REST ``ApiClient``, each with its own HTTP connection kept alive between calls):
+gql's transport refuses a second ``connect`` while one is open ("Transport is already connected"), and
+``requests.Session`` is not documented as thread-safe. A thread keeps its clients until ``connect`` points
+elsewhere. Against a real Metamist the Google identity token is fetched once and shared, until it is due for
+renewal (the ``metamist`` client would fetch one for every REST call). :func:`create_analyses` creates many
+Analyses in few requests; ``benchmarks/registration.py`` measures the ways of creating 1,000.
 """
 
 from __future__ import annotations
@@ -17,7 +25,9 @@ import functools
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass
+from typing import Any, Iterable
 
 from toolkit.errors import MetadataError, MetadataUnreachable
 
@@ -32,9 +42,14 @@ class Connection:
     local: bool
 
 
+# Google identity tokens are valid for an hour; one is renewed after this many seconds.
+_TOKEN_RENEWAL = 45 * 60
+
 _lock = threading.Lock()
 _current: Connection | None = None
-_graphql_client = None
+_generation = 0  # advanced by connect(): a thread's clients for an earlier connection are not used again
+_per_thread = threading.local()
+_tokens: dict[str, tuple[str, float]] = {}  # audience -> (token, when fetched)
 
 
 def connect(url: str | None, *, local: bool) -> Connection:
@@ -44,7 +59,7 @@ def connect(url: str | None, *, local: bool) -> Connection:
     ``url`` is required. ``local=False``: a real Metamist; ``url`` overrides ``SM_URL`` when given, otherwise the
     client's own choice from ``SM_URL`` / ``SM_ENVIRONMENT`` stands (and a leftover ``local`` is refused).
     """
-    global _current, _graphql_client
+    global _current, _generation
     with _lock:
         if local:
             if not url:
@@ -61,8 +76,8 @@ def connect(url: str | None, *, local: bool) -> Connection:
                 os.environ["SM_URL"] = url.rstrip("/")
         target = os.environ.get("SM_URL") or _client_default_url()
         _repoint_imported_client(target)
-        _graphql_client = None
         _current = Connection(url=target.rstrip("/"), local=local)
+        _generation += 1
         _verify(_current)
         return _current
 
@@ -102,57 +117,112 @@ def current() -> Connection:
     return _current
 
 
+# -- per-thread clients -------------------------------------------------------------------------------------
+
+class _ThreadClients:
+    """One thread's clients for one connection; only that thread uses them."""
+
+    def __init__(self, generation: int, connection: Connection):
+        self.generation = generation
+        self.connection = connection
+        self.graphql = None  # gql SyncClientSession, connected once and kept open (keep-alive)
+        self.rest = None  # metamist ApiClient (its own urllib3 pool)
+        self.apis: dict[type, Any] = {}
+
+    def close(self) -> None:
+        if self.graphql is not None:
+            self.graphql.client.close_sync()
+        if self.rest is not None:
+            self.rest.close()
+
+
+def _thread_clients() -> _ThreadClients:
+    with _lock:
+        connection, generation = _current, _generation
+    if connection is None:
+        current()  # raises: not connected
+    clients = getattr(_per_thread, "clients", None)
+    if clients is None or clients.generation != generation:
+        if clients is not None:
+            clients.close()
+        clients = _per_thread.clients = _ThreadClients(generation, connection)
+    return clients
+
+
+def _bearer(connection: Connection) -> str | None:
+    """``Bearer <Google identity token>`` for a real Metamist (None locally), shared by every thread."""
+    if connection.local:
+        return None
+    with _lock:
+        token, fetched = _tokens.get(connection.url, (None, 0.0))
+        if token is None or time.monotonic() - fetched > _TOKEN_RENEWAL:
+            token = _fetch_identity_token(connection.url)
+            _tokens[connection.url] = (token, time.monotonic())
+    return f"Bearer {token}"
+
+
+def _fetch_identity_token(audience: str) -> str:
+    from cpg_utils.cloud import get_google_identity_token
+
+    try:
+        return get_google_identity_token(target_audience=audience)
+    except Exception as error:  # noqa: BLE001 - google-auth raises many kinds
+        raise MetadataUnreachable(
+            f"cannot get Google credentials for Metamist at {audience}: {error}",
+            hint="run `gcloud auth application-default login`, or use the embedded server (no SM_URL)",
+        ) from None
+
+
 # -- GraphQL ------------------------------------------------------------------------------------------------
 
-def _client():
-    """A gql client with the schema bundled in the metamist package: no introspection round-trip."""
-    global _graphql_client
-    connection = current()
-    with _lock:
-        if _graphql_client is not None:
-            return _graphql_client
+def _graphql_session(clients: _ThreadClients):
+    """This thread's gql session. The client holds no schema: :func:`_document` validates each query once."""
+    if clients.graphql is None:
         from gql import Client
         from gql.transport.requests import RequestsHTTPTransport
-        from metamist.graphql import get_local_schema
 
-        headers = {}
-        if not connection.local:
-            from cpg_utils.cloud import get_google_identity_token
-
-            try:
-                headers["Authorization"] = f"Bearer {get_google_identity_token(target_audience=connection.url)}"
-            except Exception as error:  # noqa: BLE001 - google-auth raises many kinds
-                raise MetadataUnreachable(
-                    f"cannot get Google credentials for Metamist at {connection.url}: {error}",
-                    hint="run `gcloud auth application-default login`, or use the embedded server (no SM_URL)",
-                ) from None
-        transport = RequestsHTTPTransport(
-            url=f"{connection.url}/graphql", headers=headers, timeout=_READ_TIMEOUT, retries=0
-        )
-        _graphql_client = Client(transport=transport, schema=_bundled_schema(get_local_schema()))
-        return _graphql_client
+        transport = RequestsHTTPTransport(url=f"{clients.connection.url}/graphql", timeout=_READ_TIMEOUT, retries=0)
+        clients.graphql = Client(transport=transport).connect_sync()
+    return clients.graphql
 
 
 @functools.lru_cache(maxsize=2)
 def _bundled_schema(text: str):
-    """The parsed schema: building it takes about 0.2 s, and a new client is made after every connect()."""
+    """The parsed schema: building it takes about 0.2 s."""
     from graphql import build_schema
 
     return build_schema(text)
 
 
+@functools.lru_cache(maxsize=256)
+def _document(query_text: str):
+    """The parsed query, validated against the schema bundled in the metamist package (what gql's client would
+    do on every call, here once per query text). Raises graphql.GraphQLError."""
+    from gql import gql
+    from graphql import validate
+    from metamist.graphql import get_local_schema
+
+    document = gql(query_text)
+    errors = validate(_bundled_schema(get_local_schema()), document)
+    if errors:
+        raise errors[0]
+    return document
+
+
 def graphql_query(query_text: str, variables: dict | None = None) -> dict:
     """Run a GraphQL query; answers ``data``. Validated offline against the bundled schema first."""
     import requests
-    from gql import gql
     from gql.transport.exceptions import TransportQueryError, TransportServerError
     from graphql import GraphQLError
 
-    client = _client()
-    url = current().url
+    clients = _thread_clients()
+    url = clients.connection.url
     try:
-        document = gql(query_text)
-        return client.execute(document, variable_values=variables or {})
+        document = _document(query_text)
+        session = _graphql_session(clients)
+        bearer = _bearer(clients.connection)
+        extra = {"extra_args": {"headers": {"Authorization": bearer}}} if bearer else {}
+        return session.execute(document, variable_values=variables or {}, **extra)
     except TransportQueryError as error:
         messages = [item.get("message", str(item)) for item in (error.errors or [])] or [str(error)]
         raise MetadataError(f"Metamist at {url} answered: {'; '.join(messages)}") from None
@@ -166,27 +236,78 @@ def graphql_query(query_text: str, variables: dict | None = None) -> dict:
         raise MetadataUnreachable(f"Metamist at {url} did not answer in time") from None
 
 
+# Analyses per request of create_analyses: one alias each, and the embedded server refuses a query with more
+# than 30 aliases (toolkit/metadata_server/limits.py); a real Metamist has no such limit.
+ANALYSES_PER_REQUEST = 25
+
+
+def create_analyses(project: str, analyses: Iterable[dict], per_request: int = ANALYSES_PER_REQUEST) -> list[int]:
+    """Create Analyses through GraphQL, ``per_request`` in one request; answers their ids, in order.
+
+    Each analysis is a GraphQL ``AnalysisInput`` (``type``, ``status`` such as ``COMPLETED``, ``output``,
+    ``sequencingGroupIds``, ``meta``...). A request is one mutation with one aliased top-level ``analysis``
+    field per Analysis: top-level mutation fields run one after another (GraphQL's rule for mutations), and
+    each is the same ``createAnalysis`` a single call makes (Metamist runs the same code for it as for the REST
+    create). If one of them fails the server answers no data at all (the fields are non-null), so the error
+    says how many requests completed before; Analyses created earlier in the failed request are then known only
+    from Metamist itself (by output): look them up before creating again.
+    """
+    items = list(analyses)
+    ids: list[int] = []
+    for start in range(0, len(items), per_request):
+        chunk = items[start : start + per_request]
+        try:
+            data = graphql_query(_create_document(len(chunk)), {
+                "project": project, **{f"a{index}": analysis for index, analysis in enumerate(chunk)}})
+        except MetadataError as error:
+            done = f"the {start} before it were created" if start else "none before it"
+            raise MetadataError(
+                f"{error.message} (creating Analyses {start + 1}-{start + len(chunk)} of {len(items)} in one "
+                f"request: {done}; some of these may have been)", hint=error.hint,
+            ) from None
+        ids.extend(int(data[f"r{index}"]["createAnalysis"]["id"]) for index in range(len(chunk)))
+    return ids
+
+
+@functools.lru_cache(maxsize=8)
+def _create_document(count: int) -> str:
+    variables = ", ".join(f"$a{index}: AnalysisInput!" for index in range(count))
+    fields = " ".join(
+        f"r{index}: analysis {{ createAnalysis(project: $project, analysis: $a{index}) {{ id }} }}"
+        for index in range(count)
+    )
+    return f"mutation CreateAnalyses($project: String!, {variables}) {{ {fields} }}"
+
+
 # -- REST ---------------------------------------------------------------------------------------------------
 
-def _api_client():
-    import urllib3
-    from metamist.api_client import ApiClient
-    from metamist.configuration import Configuration
+def _api_client(clients: _ThreadClients):
+    """This thread's ``ApiClient``: one connection pool per thread, kept between calls."""
+    if clients.rest is None:
+        import urllib3
+        from metamist.api_client import ApiClient
+        from metamist.configuration import Configuration
 
-    connection = current()
-    configuration = Configuration(host=connection.url)
-    # Retry only failed connects (safe for PUT); a read retry could register an analysis twice.
-    configuration.retries = urllib3.Retry(total=2, connect=2, read=0, status=0, backoff_factor=0.1)
-    return ApiClient(configuration)
+        configuration = Configuration(host=clients.connection.url)
+        # Retry only failed connects (safe for PUT); a read retry could register an analysis twice.
+        configuration.retries = urllib3.Retry(total=2, connect=2, read=0, status=0, backoff_factor=0.1)
+        clients.rest = ApiClient(configuration)
+    return clients.rest
 
 
-def _translating(method, url: str):
+def _translating(method, connection: Connection, configuration):
+    url = connection.url
+
     def call(*args, **kwargs):
         import urllib3
         from metamist.exceptions import ApiException, ApiValueError
 
         kwargs.setdefault("_request_timeout", (_CONNECT_TIMEOUT, _READ_TIMEOUT))
         try:
+            bearer = _bearer(connection)
+            if bearer:
+                # metamist's Configuration fetches a new token for every call unless it holds one.
+                configuration.access_token = bearer.removeprefix("Bearer ")
             return method(*args, **kwargs)
         except ApiException as error:
             raise MetadataError(f"Metamist at {url} answered HTTP {error.status}: {_rest_message(error)}") from None
@@ -219,28 +340,35 @@ def _rest_message(error) -> str:
     return str(body)
 
 
-def _translate_methods(api) -> None:
+def _api(api_class):
+    """This thread's ``api_class`` on its ``ApiClient``, whose calls raise toolkit errors."""
     import inspect
 
-    url = current().url
-    for name, method in inspect.getmembers(api, inspect.ismethod):
-        if not name.startswith("_"):
-            setattr(api, name, _translating(method, url))
+    clients = _thread_clients()
+    api = clients.apis.get(api_class)
+    if api is None:
+        client = _api_client(clients)
+        api = api_class(client)
+        for name, method in inspect.getmembers(api, inspect.ismethod):
+            if not name.startswith("_"):
+                setattr(api, name, _translating(method, clients.connection, client.configuration))
+        clients.apis[api_class] = api
+    return api
 
 
 def analysis_api():
-    """A ``metamist.apis.AnalysisApi`` on the current connection whose calls raise toolkit errors."""
+    """A ``metamist.apis.AnalysisApi`` on the current connection whose calls raise toolkit errors.
+
+    For the calling thread: each thread that calls Metamist calls this itself (it is cheap: the thread's API
+    object is kept), rather than sharing one API object between threads.
+    """
     from metamist.apis import AnalysisApi
 
-    api = AnalysisApi(_api_client())
-    _translate_methods(api)
-    return api
+    return _api(AnalysisApi)
 
 
 def project_api():
-    """``metamist.apis.ProjectApi``, same error translation as :func:`analysis_api`."""
+    """``metamist.apis.ProjectApi``, same error translation and threads as :func:`analysis_api`."""
     from metamist.apis import ProjectApi
 
-    api = ProjectApi(_api_client())
-    _translate_methods(api)
-    return api
+    return _api(ProjectApi)

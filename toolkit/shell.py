@@ -11,7 +11,7 @@ re-reads or evaluates it. So the toolkit checks *where* every value goes:
   (toolkit.spec._templates);
 * the renderer does the same on each group's rendered command (markers in place of the values, so the shell
   structure is the real one, loops and conditions included), refuses the group when a value is misplaced,
-  and applies the option rule below; only then are the quoted values put in (toolkit.plan.render).
+  and applies the option rule below; only then are the quoted values put in (toolkit.render).
 
 The parser is tree-sitter with the tree-sitter-bash grammar: a C parser, about 5 microseconds for a typical
 command, which tells heredoc bodies (and whether their delimiter is quoted), ``$(( ))``, ``(( ))``,
@@ -26,7 +26,7 @@ a ``~`` prefix, brace expansion, a quote directly before or after it).
 
 Options: a value at the start of an argument is refused when it starts with ``-`` (it would be read as an
 option: ``sort {{ note }}`` with ``--output=/x``) unless the argument follows ``--`` in the same command; the
-renderer applies this to values from metadata (see toolkit.plan.render).
+renderer applies this to values from metadata (see toolkit.render).
 """
 
 from __future__ import annotations

@@ -301,7 +301,7 @@ def test_the_host_tool_check_reads_shell(toolkit, tmp_path):
 
 
 def test_typed_meta_keeps_numbers_and_booleans_but_not_strings_that_look_like_them(tmp_path):
-    from toolkit.plan.render import CommandContext, render_value
+    from toolkit.render import CommandContext, render_value
 
     context = CommandContext(reads=["a", "b"], group={"id": "G1", "code": "007", "flag": True, "n": 3})
     assert render_value("{{ reads | length }}", context, name="m") == 2

@@ -19,8 +19,8 @@ from toolkit.images import (
     read_lock,
 )
 from toolkit.images._registry import RegistryClient
-from toolkit.images.spec_tests import run_spec_tests
 from toolkit.spec import load_spec
+from toolkit.spectests import image_tests, run_spec_tests
 
 pytestmark = pytest.mark.docker
 
@@ -95,7 +95,9 @@ def test_spec_tests_run_inside_the_image(project, engine, cleanup_images):
 def test_publish_pins_the_registry_digest_and_pulls_back(project, engine, registry, cleanup_images):
     cleanup_images.append(f"{registry}/{project.image_name}")
     spec = project(tests=PASSING_TESTS)
-    lock = publish_image(load_spec(spec), registry=registry, echo=lambda line: None)
+    loaded = load_spec(spec)
+    lock = publish_image(loaded, registry=registry, test_image=image_tests(loaded, echo=lambda line: None),
+                         echo=lambda line: None)
 
     client = RegistryClient(registry)
     assert client.tags(project.image_name) == ["1.0-1"]
@@ -113,14 +115,18 @@ def test_publish_pins_the_registry_digest_and_pulls_back(project, engine, regist
     output = engine.containers.run(reference, ["/usr/local/bin/tool.sh"], remove=True, network_mode="none")
     assert output.decode().strip() == "hello from the image"
 
-    again = publish_image(load_spec(spec), registry=registry, echo=lambda line: None)
+    loaded = load_spec(spec)
+    again = publish_image(loaded, registry=registry, test_image=image_tests(loaded, echo=lambda line: None),
+                          echo=lambda line: None)
     assert again == lock, "same content: nothing pushed, lock unchanged"
 
 
 def test_taken_tag_is_refused_then_bumped(project, engine, registry, cleanup_images, capsys):
     cleanup_images.append(f"{registry}/{project.image_name}")
     spec = project()
-    first = publish_image(load_spec(spec), registry=registry, echo=lambda line: None)
+    loaded = load_spec(spec)
+    first = publish_image(loaded, registry=registry, test_image=image_tests(loaded, echo=lambda line: None),
+                          echo=lambda line: None)
 
     tool = spec.parent / "docker" / "tool.sh"
     tool.write_text(tool.read_text() + "echo version two\n")
@@ -181,7 +187,7 @@ def test_image_present_by_tag_and_digest(project, engine, registry, cleanup_imag
 
     cleanup_images.append(f"{registry}/{project.image_name}")
     spec = project()
-    lock = publish_image(load_spec(spec), registry=registry, skip_tests=True, echo=lambda line: None)
+    lock = publish_image(load_spec(spec), registry=registry, test_image=None, echo=lambda line: None)
     assert image_present(f"{registry}/{project.image_name}:1.0-1")
     assert image_present(lock.reference)
     assert not image_present(f"{registry}/{project.image_name}:9.9-9")

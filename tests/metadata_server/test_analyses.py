@@ -166,14 +166,12 @@ def test_creates_and_queries_during_a_bulk_load_from_another_process_all_succeed
         except BaseException as error:  # noqa: BLE001 - reported below
             failures.append(error)
 
-    def reader() -> None:  # raw HTTP: the toolkit's GraphQL client is one connection, not for threads
-        import requests
-
+    def reader() -> None:  # the toolkit's GraphQL client, from two threads besides the creators'
         query = '{ project(name: "sandbox-test") { sequencingGroups { id assays { meta } } } }'
         try:
             while loader.poll() is None:
-                answer = requests.post(f"{server.url}/graphql", json={"query": query}, timeout=60).json()
-                assert len(answer["data"]["project"]["sequencingGroups"]) == 3, answer
+                answer = graphql_query(query, {})
+                assert len(answer["project"]["sequencingGroups"]) == 3, answer
         except BaseException as error:  # noqa: BLE001 - reported below
             failures.append(error)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.plan.render import CommandContext, RenderError, render_command, render_output_path
+from toolkit.render import CommandContext, RenderError, render_command, render_output_path
 from toolkit.spec._templates import command_placement_problems
 
 FRAGMENTS = [

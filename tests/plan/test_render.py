@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from toolkit.errors import EXIT_SPEC, ToolkitError
-from toolkit.plan import render as render_module
-from toolkit.plan.render import (
+from toolkit import render as render_module
+from toolkit.render import (
     CommandContext,
     RenderError,
     ShellWords,

@@ -21,10 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from toolkit.images import publish_image
     from toolkit.spec import load_spec
+    from toolkit.spectests import image_tests
 
     loaded = load_spec(args.spec)
     lock = publish_image(
-        loaded, registry=args.registry, bump=args.bump, skip_tests=args.skip_tests, echo=progress_line
+        loaded, registry=args.registry, bump=args.bump, echo=progress_line,
+        test_image=None if args.skip_tests else image_tests(loaded, echo=progress_line),
     )
     print(f"{lock.registry}/{lock.image}:{lock.tag} {lock.digest}")
     return 0

@@ -19,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from toolkit.errors import EnvironmentProblem, ImageError
     from toolkit.images import build_image, engine_status, image_reference, resolve_registry
-    from toolkit.images.spec_tests import run_spec_tests
     from toolkit.spec import load_spec
+    from toolkit.spectests import run_spec_tests
 
     loaded = load_spec(args.spec)
     image = None

@@ -6,8 +6,8 @@ Public surface (docker, requests and hail are imported inside the functions, nev
     image_present(reference) -> bool                       the engine holds it (tag or digest), no pull
     resolve_registry(explicit=None) -> str                 --registry > $TOOLKIT_REGISTRY > config > CPG's
     build_image(spec_path, image_section, registry, echo=print, force=False) -> BuildResult
-    publish_image(loaded_spec, registry=None, bump=False, skip_tests=False, echo=print) -> Lock
-    run_spec_tests(loaded_spec, image_ref, host=False, echo=print) -> bool   (toolkit.images.spec_tests)
+    publish_image(loaded_spec, test_image=..., registry=None, bump=False, echo=print) -> Lock
+                                                           test_image: toolkit.spectests.image_tests(spec), or None
     read_lock(spec_path) -> Lock | None;  lock_path(spec_path) -> Path
     image_reference(loaded_spec, registry=None) -> str     <registry>/<name>@<digest> when locked, else :<tag>
     local_backend_docker_flags() -> str;  docker_memory(size) -> str     for Hail's LocalBackend

@@ -110,14 +110,18 @@ def _same_pin(a: Lock, b: Lock) -> bool:
 
 def publish_image(
     loaded_spec,
+    *,
+    test_image: Callable[[str], bool] | None,
     registry: str | None = None,
     bump: bool = False,
-    skip_tests: bool = False,
     echo: Echo = print,
 ) -> Lock:
-    """Build, test, push and lock the spec's image. Nothing is pushed unless every earlier step succeeded."""
-    from toolkit.images.spec_tests import run_spec_tests
+    """Build, test, push and lock the spec's image. Nothing is pushed unless every earlier step succeeded.
 
+    ``test_image(reference)`` runs the spec's tests in the built image and says whether they passed
+    (``toolkit.spectests.image_tests``: the spec tests run the pipeline, which sits above this package);
+    ``None`` skips them (``--skip-tests``). It has no default, so that no caller skips them by omission.
+    """
     spec_path = Path(loaded_spec.path)
     image = loaded_spec.model.image
     registry_name = resolve_registry(registry)
@@ -131,9 +135,9 @@ def publish_image(
         echo(f"{registry_name}/{image.name}:{tag} is already published with this content ({digest})")
     else:
         built = build_image(spec_path, image, registry_name, echo=echo, tag=tag)
-        if skip_tests:
+        if test_image is None:
             echo("spec tests skipped (--skip-tests)")
-        elif not run_spec_tests(loaded_spec, built.reference, host=False, echo=echo):
+        elif not test_image(built.reference):
             raise ImageError(f"spec tests failed in {built.reference}; nothing pushed")
         repository = f"{registry_name}/{image.name}"
         echo(f"pushing {tagged_reference(registry_name, image.name, tag)}")

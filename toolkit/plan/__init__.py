@@ -21,7 +21,7 @@ from toolkit.errors import MetadataError
 from toolkit.journal import JournalState
 from toolkit.plan.model import Action, Plan, PlannedJob, PlannedOutput, PlannedRegistration, Resources, WorkUnit
 from toolkit.plan.names import id_problem, job_name
-from toolkit.plan.render import CommandContext, RenderError, render_command, render_output_path, render_value
+from toolkit.render import CommandContext, RenderError, render_command, render_output_path, render_value
 from toolkit.plan.reuse import InputIdentity, ReuseKey, describe_changes
 from toolkit.query.groups import Group, GroupSet, Read, Rejection
 from toolkit.text import shown

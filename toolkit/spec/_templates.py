@@ -17,9 +17,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 def _parser() -> SandboxedEnvironment:
     # The renderer's own environment (its filters, tests and globals are what a template may use); it never
-    # folds constants while compiling, so checking {{ 'a' * 10**9 }} builds nothing. Imported here, not at
-    # the top: toolkit.plan imports toolkit.spec.
-    from toolkit.plan.render import parsing_environment
+    # folds constants while compiling, so checking {{ 'a' * 10**9 }} builds nothing. Imported on first use:
+    # the renderer builds its Jinja environments when imported (about 15 ms).
+    from toolkit.render import parsing_environment
 
     return parsing_environment()
 
@@ -154,7 +154,7 @@ def check_template(text: str, rules: SlotRules) -> TemplateCheck:
 def _unknown_filters_and_tests(tree: nodes.Template, lines: list[str]) -> list[TemplateProblem]:
     """``{{ x | nope }}`` parses, and only fails when the plan renders it: report it here, with a position.
 
-    The renderer (toolkit.plan.render) uses Jinja's built-in filters and tests (its ``join`` replaces the
+    The renderer (toolkit.render) uses Jinja's built-in filters and tests (its ``join`` replaces the
     built-in one), so the parser's own tables are the reference.
     """
     problems = []

@@ -32,6 +32,11 @@ class Diagnostic:
     def sort_key(self) -> tuple:
         return (self.file, self.line, self.column, self.severity != "error", self.message)
 
+    @staticmethod
+    def render_all(diagnostics: Iterable[Diagnostic]) -> str:
+        """:func:`render_diagnostics`, for ``toolkit.errors.SpecError``, which cannot import this module."""
+        return render_diagnostics(diagnostics)
+
 
 def _comment_start(line: str, start: int) -> int:
     """Index of a YAML comment (`` #``) at or after ``start`` outside quotes, else len(line)."""

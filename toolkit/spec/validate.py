@@ -298,7 +298,7 @@ class _Checker:
         billion characters, a macro that calls itself) is an error here, rather than for every group at plan
         time. Other failures of this render depend on the stand-in values and are not reported.
         """
-        from toolkit.plan.render import CommandContext, RenderError, render_command, render_output_path, render_text
+        from toolkit.render import CommandContext, RenderError, render_command, render_output_path, render_text
 
         inputs = _mapping(self.data.get("inputs"))
         stand_in = {"str": "value", "int": 1, "float": 1.0, "bool": True}

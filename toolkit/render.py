@@ -55,6 +55,8 @@ environment and kept as literal segments and slot lookups, then rendered without
 (context, generated code, sandbox calls where they cannot matter). The lookups and the quoting are the same
 code, so output, ``RenderError`` messages and line numbers are identical; tests/plan/test_render.py checks
 this against the Jinja path with generated templates and hostile values. Anything else goes through Jinja.
+What it saves is measured by benchmarks/render_fast_path.py against the Jinja-only renderer in the same run
+(at 10,000 groups about a second of CPU: two thirds of planning's rendering, a quarter of building the batch).
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ A test is a one-group run of the real pipeline: its fixture group goes through `
 LocalBackend exactly like a group from Metamist (same rendering, same job script, same ``docker run`` flags,
 network off), inside the image or on the host; only the outputs go to a scratch folder and nothing is
 registered. Expectations are then checked on the files the job wrote.
+
+Being a use of the pipeline, this module sits above the stages it runs (plan, backend) and above
+``toolkit.images``, whose ``publish_image`` is handed :func:`image_tests` by its caller instead of importing
+this module (tests/test_import_graph.py keeps every arrow pointing down).
 """
 
 from __future__ import annotations
@@ -211,6 +215,15 @@ def _run_one(loaded_spec, test, image_ref: str | None, host: bool) -> SpecTestOu
         return outcome
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def image_tests(loaded_spec, echo: Callable[[str], None] = print) -> Callable[[str], bool]:
+    """The spec's tests run in a given image: what ``toolkit.images.publish_image`` runs before it pushes."""
+
+    def run_in(image_ref: str) -> bool:
+        return run_spec_tests(loaded_spec, image_ref, host=False, echo=echo)
+
+    return run_in
 
 
 def run_spec_tests(
