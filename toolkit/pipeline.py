@@ -7,6 +7,7 @@ Each stage is a function of the previous stage's output; this module only sequen
 from __future__ import annotations
 
 import contextlib
+import concurrent.futures
 import os
 import re
 import time
@@ -353,6 +354,16 @@ def prepare_plan(
     progress: Callable[[str], None] = lambda message: None,
 ) -> Prepared:
     """query -> plan, with everything the plan needs from the outside world looked up here."""
+    from toolkit.plan import gc_paused
+
+    # The collector would walk the query's answer and the plan's objects again and again as more are made
+    # (estimating 10,000 jobs took 0.58 s with it, 0.06 s without): nothing here makes garbage cycles.
+    with gc_paused():
+        return _prepare_plan(loaded, settings, sgids=sgids, params=params, execution=execution, force=force,
+                             keep_stale=keep_stale, progress=progress)
+
+
+def _prepare_plan(loaded, settings: Settings, *, sgids, params, execution, force, keep_stale, progress) -> Prepared:
     from toolkit.backend import probe_tool_version
     from toolkit.images import image_reference
     from toolkit.journal import journal_for
@@ -365,19 +376,28 @@ def prepare_plan(
     image = image_reference(loaded)
     mode, reason = choose_execution(settings, execution, image)
 
-    progress(f"querying Metamist for project {settings.project}")
-    groups = fetch_groups(spec, QueryRequest(project=settings.project, sgids=sgids, params=params))
-    groups = check_read_locations(
-        groups, fatal=spec.inputs.expect.on_mismatch == "fail", roots=settings.local_read_roots,
-        local_backend=mode != "service",
-    )
-    progress(f"{len(groups.groups)} group(s) to consider, {len(groups.rejections)} skipped")
-
-    analyses = spec_analyses(settings.project, spec.name) if spec.register and groups.groups else []
-    existing = existing_for_spec(settings.project, spec.name, analyses)
-
     # The version is part of the reuse key on the host (there is no image to name), so plan and run both ask.
-    tool_version = probe_tool_version(spec, image if mode == "container" else None) if mode != "service" else None
+    # The probe is another process (`docker run` for an image): it runs while Metamist is queried.
+    version_probe = None
+    if mode != "service":
+        version_probe = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="version-probe")
+        probed_version = version_probe.submit(probe_tool_version, spec, image if mode == "container" else None)
+    try:
+        progress(f"querying Metamist for project {settings.project}")
+        groups = fetch_groups(spec, QueryRequest(project=settings.project, sgids=sgids, params=params))
+        groups = check_read_locations(
+            groups, fatal=spec.inputs.expect.on_mismatch == "fail", roots=settings.local_read_roots,
+            local_backend=mode != "service",
+        )
+        progress(f"{len(groups.groups)} group(s) to consider, {len(groups.rejections)} skipped")
+
+        analyses = spec_analyses(settings.project, spec.name) if spec.register and groups.groups else []
+        existing = existing_for_spec(settings.project, spec.name, analyses)
+
+        tool_version = probed_version.result() if version_probe is not None else None
+    finally:
+        if version_probe is not None:
+            version_probe.shutdown(wait=True)
     image_id = _local_image_id(image) if mode == "container" else None
     journal = journal_for(spec.name)
     mirror = (settings.config.get("toolkit") or {}).get("gcs_mirror")

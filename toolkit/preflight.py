@@ -112,7 +112,11 @@ def registration_target_problems(project: str, plan) -> dict[str, str]:
 
     from toolkit.metamist_connection import graphql_query
 
-    targets = {target for job in plan.jobs for reg in job.registrations for target in reg.sequencing_group_ids}
+    from toolkit.plan.model import Action
+
+    # Only what this run would register: a rerun with every output done asks nothing.
+    jobs = [job for job in plan.jobs if job.action in (Action.RUN, Action.REGISTER)]
+    targets = {target for job in jobs for reg in job.registrations for target in reg.sequencing_group_ids}
     if not targets:
         return {}
     prefix = graphql_query(SETTINGS_QUERY)["metamistSettings"]["sequencingGroupPrefix"]
@@ -124,7 +128,7 @@ def registration_target_problems(project: str, plan) -> dict[str, str]:
         answer = graphql_query(KNOWN_GROUPS_QUERY, {"project": project, "ids": chunk})
         known.update(sg["id"] for sg in (answer.get("project") or {}).get("sequencingGroups") or [])
     problems = {}
-    for job in plan.jobs:
+    for job in jobs:
         unknown = sorted({t for reg in job.registrations for t in reg.sequencing_group_ids} - known)
         if not unknown:
             continue

@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import sys
+import types
 from typing import Any, Sequence
 
 from toolkit.text import shown  # noqa: F401 - re-exported for the verbs
@@ -104,8 +105,68 @@ def progress_line(line: str) -> None:
 
 
 def emit_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+    """Write ``data`` to stdout as indented JSON (UTF-8), streaming any generator inside it.
+
+    orjson encodes; a generator (a plan's jobs) is written one item at a time, so a plan of 100,000 jobs is
+    never held as one document. The text is what ``json.dump(indent=2, ensure_ascii=False)`` writes.
+    """
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    _write_json(out, data, 0)
+    out.write(b"\n")
+    out.flush()
+
+
+_LAZY_DEPTH = 3  # how deep a generator is looked for: the top of a document (plans -> plan -> jobs)
+
+
+def _is_lazy(value: Any, depth: int = _LAZY_DEPTH) -> bool:
+    if isinstance(value, types.GeneratorType):
+        return True
+    if depth == 0:
+        return False
+    if isinstance(value, dict):
+        return any(_is_lazy(item, depth - 1) for item in value.values())
+    if isinstance(value, list):
+        return any(_is_lazy(item, depth - 1) for item in value)
+    return False
+
+
+def _dumps(value: Any) -> bytes:
+    import orjson
+
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        # What orjson does not encode (an integer past 64 bits from metadata): the standard library does.
+        return json.dumps(value, indent=2, default=str, ensure_ascii=False).encode("utf-8")
+
+
+def _write_json(out, value: Any, level: int) -> None:
+    indent = b"  " * level
+    if not _is_lazy(value):
+        out.write(_dumps(value).replace(b"\n", b"\n" + indent) if level else _dumps(value))
+        return
+    inner = indent + b"  "
+    if isinstance(value, dict):
+        out.write(b"{")
+        for index, (key, item) in enumerate(value.items()):
+            out.write(b",\n" if index else b"\n")
+            out.write(inner + _dumps(str(key)) + b": ")
+            _write_json(out, item, level + 1)
+        out.write(b"\n" + indent + b"}" if value else b"}")
+        return
+    out.write(b"[")
+    empty = True
+    generated = isinstance(value, types.GeneratorType)
+    for item in value:  # a list or a generator
+        out.write(b"\n" + inner if empty else b",\n" + inner)
+        empty = False
+        if generated:  # a generator's items are whole records (a job): encoded as they are, not searched
+            out.write(_dumps(item).replace(b"\n", b"\n" + inner))
+        else:
+            _write_json(out, item, level + 1)
+    out.write(b"]" if empty else b"\n" + indent + b"]")
 
 
 class Reporter:

@@ -42,8 +42,12 @@ def run(args: argparse.Namespace) -> int:
                 progress=reporter.step if args.format == "table" else (lambda message: None),
             ))
     if args.format == "json":
-        documents = [{**p.plan.to_dict(), "execution_reason": p.execution_reason} for p in prepared_plans]
-        emit_json(documents[0] if len(documents) == 1 else {"plans": documents})
+        from toolkit.plan import gc_paused
+
+        documents = [{**p.plan.to_dict(lazy_jobs=True), "execution_reason": p.execution_reason}
+                     for p in prepared_plans]
+        with gc_paused():
+            emit_json(documents[0] if len(documents) == 1 else {"plans": documents})
         return 0
     for index, prepared in enumerate(prepared_plans):
         if index:

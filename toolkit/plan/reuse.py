@@ -22,6 +22,7 @@ import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 __all__ = ["InputIdentity", "ReuseKey", "describe_changes", "short_digest"]
@@ -59,7 +60,7 @@ class ReuseKey:
             record["upstream"] = list(self.upstream)
         return record
 
-    @property
+    @cached_property  # asked for by every registration of the job and by the decision: computed once
     def digest(self) -> str:
         parts = {
             "command": self.command,
