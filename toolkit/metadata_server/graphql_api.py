@@ -123,7 +123,7 @@ def make_nodes(rows: list[dict]) -> list[Node]:
 # -- filters ------------------------------------------------------------------------------------------------
 
 def _is_empty_list(value) -> bool:
-    return value is None or (isinstance(value, list) and not value)
+    return value is None or (isinstance(value, (list, frozenset)) and not value)
 
 
 def matches(value, condition: dict | None) -> bool:
@@ -199,9 +199,22 @@ def refuse_arguments(where: str, args: dict, *names: str) -> None:
             raise GraphQLError(f"Argument '{name}' of '{where}' {UNSUPPORTED}")
 
 
+def _with_sets(condition: dict) -> dict:
+    """``in_``/``nin`` lists as sets: a page of 5,000 ids against 100,000 rows was 5 * 10^8 list comparisons."""
+    converted = dict(condition)
+    for operator in ("in_", "nin"):
+        operand = condition.get(operator)
+        if isinstance(operand, list) and operand:
+            try:
+                converted[operator] = frozenset(operand)
+            except TypeError:  # an unhashable operand (a JSON object): compared one by one, as given
+                pass
+    return converted
+
+
 def _filtered(rows: list[dict], tests: list[tuple[Callable, dict]], meta: dict | None = None) -> list[dict]:
     """Rows passing every ``(value of row, condition)`` test and the meta filter; no work for absent filters."""
-    tests = [(get, condition) for get, condition in tests if condition]
+    tests = [(get, _with_sets(condition)) for get, condition in tests if condition]
     if not tests and not meta:
         return rows
     return [

@@ -6,6 +6,7 @@ local run against the embedded server and a production run share this code path.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -88,22 +89,91 @@ def fetch_upstream(project: str, jobspec: str, output: str) -> dict[str, list[Re
     return found
 
 
-def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
-    """Run the spec's query through the metamist client and extract its groups (and, for a chained spec, their
-    inputs: the other spec's registered outputs)."""
+# Sequencing groups per question when a project is large (see fetch_groups). One answer of 100,000 groups, held
+# at once by the server and the client, took 1.1 GB; in pages the answers come and go one at a time.
+# TOOLKIT_QUERY_PAGE_SIZE changes it (a Metamist that times out on large answers wants smaller pages).
+PAGE_SIZE = 5000
+
+
+def page_size() -> int:
+    text = os.environ.get("TOOLKIT_QUERY_PAGE_SIZE", "")
+    if not text:
+        return PAGE_SIZE
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"TOOLKIT_QUERY_PAGE_SIZE={text!r}: give a whole number of sequencing groups, 1 or more")
+    return int(text)
+
+_GROUP_IDS_QUERY = """
+query ToolkitGroupIds($project: String!) {
+  project(name: $project) { sequencingGroups { id } }
+}
+"""
+
+
+def _sgids_variable(spec: JobSpec) -> str | None:
+    """The query variable that restricts it to given sequencing groups (``from: sgids``), if it has one."""
+    if spec.inputs.query is None:
+        return "sgids"  # the toolkit's own query for a chained spec
+    return next((name for name, source in spec.inputs.variables.items() if source.from_ == "sgids"), None)
+
+
+def _pages(spec: JobSpec, request: QueryRequest, variables: dict[str, Any]) -> list[dict[str, Any]]:
+    """The variables of each question to ask: one, or for a project of over PAGE_SIZE groups (and a query
+    that takes ``from: sgids``) one per page of its group ids, as ``--sgids`` of that page would ask."""
     from toolkit.metamist_connection import graphql_query
 
-    variables = build_variables(spec, request)
+    name = _sgids_variable(spec)
+    if name is None or request.sgids is not None:
+        return [variables]
     try:
-        data = graphql_query(spec.inputs.query or CHAINED_QUERY, variables)
+        listed = (graphql_query(_GROUP_IDS_QUERY, {"project": request.project}).get("project") or {})
     except MetadataError as error:
-        raise explain_metadata_error(error, request.project, request.sgids) from None
-    if not isinstance(data, dict):
-        raise MetadataError("Metamist returned no data for the spec's query")
+        raise explain_metadata_error(error, request.project, None) from None
+    ids = [group["id"] for group in listed.get("sequencingGroups") or []]
+    size = page_size()
+    if len(ids) <= size:
+        return [variables]
+    return [{**variables, name: ids[start:start + size]} for start in range(0, len(ids), size)]
+
+
+def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
+    """Run the spec's query through the metamist client and extract its groups (and, for a chained spec, their
+    inputs: the other spec's registered outputs).
+
+    A large project is asked in pages of its sequencing groups (page_size()); each page's answer is turned into
+    groups, then dropped. Pages name disjoint sequencing groups, so one id found in two pages is two entries
+    with one id, refused as within one answer."""
+    from toolkit.metamist_connection import graphql_query
+
     upstream = None
     if spec.inputs.from_jobspec is not None:
         upstream = fetch_upstream(request.project, spec.inputs.from_jobspec.name, spec.inputs.from_jobspec.output)
-    groups = extract_groups(spec.inputs, data, upstream)
+    found: list[Group] = []
+    rejections: list[Rejection] = []
+    first_page_of: dict[str, Group] = {}
+    position = 1
+    for variables in _pages(spec, request, build_variables(spec, request)):
+        try:
+            data = graphql_query(spec.inputs.query or CHAINED_QUERY, variables)
+        except MetadataError as error:
+            raise explain_metadata_error(error, request.project, request.sgids) from None
+        if not isinstance(data, dict):
+            raise MetadataError("Metamist returned no data for the spec's query")
+        page = extract_groups(spec.inputs, data, upstream, first_position=position)
+        del data
+        position += len(page.groups) + len(page.rejections)
+        for group in page.groups:
+            earlier = first_page_of.setdefault(group.id, group)
+            if earlier is group:
+                found.append(group)
+            elif earlier != group:
+                raise MetadataError(
+                    f"inputs.id: `{spec.inputs.id}` gives the same id to different entries of the answer "
+                    f"({group.id}): each job needs an id of its own",
+                    hint="use an id that is unique per group (a sequencing group's `id`)",
+                )
+        rejections.extend(page.rejections)
+    groups = GroupSet(groups=tuple(found), rejections=tuple(rejections))
     if request.sgids:
         missing = sorted(set(request.sgids) - {g.id for g in groups.groups} - {r.group_id for r in groups.rejections})
         if missing and len(missing) == len(set(request.sgids)):
