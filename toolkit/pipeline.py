@@ -147,7 +147,7 @@ def check_read_locations(
             rejected.append(Rejection(group.id, problems[0] + more, fatal))
         else:
             kept.append(group)
-    return GroupSet(tuple(kept), tuple(rejected))
+    return GroupSet(tuple(kept), tuple(rejected), groups.project_sequencing_groups)
 
 
 @contextlib.contextmanager
@@ -430,7 +430,7 @@ def _prepare_plan(loaded, settings: Settings, *, sgids, params, execution, force
 
         # Outputs Metamist would refuse to register: the spec's id does not give sequencing groups. An error
         # before anything runs (each job would cost, then fail to register), not a skip.
-        refused = registration_target_problems(settings.project, plan)
+        refused = registration_target_problems(settings.project, plan, known=groups.project_sequencing_groups)
         if refused:
             lines = [f"{shown(job_id)}: {why}" for job_id, why in list(refused.items())[:5]]
             more = f"\n  and {len(refused) - 5} more job(s)" if len(refused) > 5 else ""

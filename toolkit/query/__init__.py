@@ -117,14 +117,15 @@ def _sgids_variable(spec: JobSpec) -> str | None:
     return next((name for name, source in spec.inputs.variables.items() if source.from_ == "sgids"), None)
 
 
-def _pages(spec: JobSpec, request: QueryRequest, variables: dict[str, Any]) -> list[dict[str, Any]]:
+def _pages(spec: JobSpec, request: QueryRequest, variables: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str] | None]:
     """The variables of each question to ask: one, or for a project of over PAGE_SIZE groups (and a query
-    that takes ``from: sgids``) one per page of its group ids, as ``--sgids`` of that page would ask."""
+    that takes ``from: sgids``) one per page of its group ids, as ``--sgids`` of that page would ask. Also the
+    project's sequencing group ids, when they were listed."""
     from toolkit.metamist_connection import graphql_query
 
     name = _sgids_variable(spec)
     if name is None or request.sgids is not None:
-        return [variables]
+        return [variables], None
     try:
         listed = (graphql_query(_GROUP_IDS_QUERY, {"project": request.project}).get("project") or {})
     except MetadataError as error:
@@ -132,8 +133,8 @@ def _pages(spec: JobSpec, request: QueryRequest, variables: dict[str, Any]) -> l
     ids = [group["id"] for group in listed.get("sequencingGroups") or []]
     size = page_size()
     if len(ids) <= size:
-        return [variables]
-    return [{**variables, name: ids[start:start + size]} for start in range(0, len(ids), size)]
+        return [variables], ids
+    return [{**variables, name: ids[start:start + size]} for start in range(0, len(ids), size)], ids
 
 
 def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
@@ -152,7 +153,8 @@ def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
     rejections: list[Rejection] = []
     first_page_of: dict[str, Group] = {}
     position = 1
-    for variables in _pages(spec, request, build_variables(spec, request)):
+    pages, project_ids = _pages(spec, request, build_variables(spec, request))
+    for variables in pages:
         try:
             data = graphql_query(spec.inputs.query or CHAINED_QUERY, variables)
         except MetadataError as error:
@@ -173,7 +175,8 @@ def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
                     hint="use an id that is unique per group (a sequencing group's `id`)",
                 )
         rejections.extend(page.rejections)
-    groups = GroupSet(groups=tuple(found), rejections=tuple(rejections))
+    groups = GroupSet(groups=tuple(found), rejections=tuple(rejections),
+                      project_sequencing_groups=frozenset(project_ids) if project_ids is not None else None)
     if request.sgids:
         missing = sorted(set(request.sgids) - {g.id for g in groups.groups} - {r.group_id for r in groups.rejections})
         if missing and len(missing) == len(set(request.sgids)):
