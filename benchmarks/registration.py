@@ -9,7 +9,7 @@ it. With ``--url``: a Metamist that runs with ``SM_ENVIRONMENT=local`` (e.g. the
 ``../shared/real-metamist/``, seeded with a project that has sequencing groups).
 
 Baseline, in the same run: one REST ``create_analysis`` after another on one client, which is what registration
-does today. Then the same with a new client per call (what ``analysis_api()`` per Analysis cost), REST calls from
+did before it sent batches (``benchmarks/register_outputs.py`` measures registration itself). Then the same with a new client per call (what ``analysis_api()`` per Analysis cost), REST calls from
 4 and 8 threads (each with its own client), and ``create_analyses`` (several createAnalysis mutations per
 GraphQL request), alone and from 4 threads. Every way creates the same Analyses (about 1 KB each: a report's
 output, display URL, provenance and metrics, as registration sends); each run checks that the ids it got back

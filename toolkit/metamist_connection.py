@@ -15,8 +15,9 @@ connection (a gql session and a REST ``ApiClient``, each with its own HTTP conne
 gql's transport refuses a second ``connect`` while one is open ("Transport is already connected"), and
 ``requests.Session`` is not documented as thread-safe. A thread keeps its clients until ``connect`` points
 elsewhere. Against a real Metamist the Google identity token is fetched once and shared, until it is due for
-renewal (the ``metamist`` client would fetch one for every REST call). :func:`create_analyses` creates many
-Analyses in few requests; ``benchmarks/registration.py`` measures the ways of creating 1,000.
+renewal (the ``metamist`` client would fetch one for every REST call). :func:`create_analyses_request` creates
+many Analyses in one request (toolkit.registration sends several such requests at once);
+``benchmarks/registration.py`` measures the ways of creating 1,000.
 """
 
 from __future__ import annotations
@@ -149,6 +150,15 @@ def _thread_clients() -> _ThreadClients:
     return clients
 
 
+def release_thread_clients() -> None:
+    """Close the calling thread's clients now: a worker thread that is about to end calls this, rather than
+    leaving its connections open until the garbage collector finds them."""
+    clients = getattr(_per_thread, "clients", None)
+    if clients is not None:
+        _per_thread.clients = None
+        clients.close()
+
+
 def _bearer(connection: Connection) -> str | None:
     """``Bearer <Google identity token>`` for a real Metamist (None locally), shared by every thread."""
     if connection.local:
@@ -224,8 +234,9 @@ def graphql_query(query_text: str, variables: dict | None = None) -> dict:
         extra = {"extra_args": {"headers": {"Authorization": bearer}}} if bearer else {}
         return session.execute(document, variable_values=variables or {}, **extra)
     except TransportQueryError as error:
-        messages = [item.get("message", str(item)) for item in (error.errors or [])] or [str(error)]
-        raise MetadataError(f"Metamist at {url} answered: {'; '.join(messages)}") from None
+        errors = [item if isinstance(item, dict) else {"message": str(item)} for item in (error.errors or [])]
+        messages = [item.get("message", str(item)) for item in errors] or [str(error)]
+        raise GraphQLErrors(f"Metamist at {url} answered: {'; '.join(messages)}", errors, url) from None
     except GraphQLError as error:
         raise MetadataError(f"the GraphQL query does not fit Metamist's schema: {error.message}") from None
     except TransportServerError as error:
@@ -236,36 +247,106 @@ def graphql_query(query_text: str, variables: dict | None = None) -> dict:
         raise MetadataUnreachable(f"Metamist at {url} did not answer in time") from None
 
 
+class GraphQLErrors(MetadataError):
+    """Metamist answered a GraphQL request with errors; ``errors`` are those errors as answered (``message``,
+    ``path``...)."""
+
+    def __init__(self, message: str, errors: list[dict], url: str):
+        super().__init__(message)
+        self.errors = errors
+        self.url = url
+
+
+class MutationsFailed(MetadataError):
+    """A request of several mutations failed.
+
+    ``failed_item``: the index (in the request) of the mutation the server named in its error, with the
+    server's ``item_message``; None when the error names none (no answer at all, an HTTP error). Which of the
+    others were applied is not known from the answer: fields before the named one ran on the servers this was
+    checked against, but an error answer carries no data at all (the fields are non-null), and without an
+    answer even the named one may have been applied. Look them up before sending them again.
+    """
+
+    def __init__(self, message: str, *, failed_item: int | None, item_message: str | None, unreachable: bool,
+                 hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.failed_item = failed_item
+        self.item_message = item_message
+        self.unreachable = unreachable
+
+
 # Analyses per request of create_analyses: one alias each, and the embedded server refuses a query with more
 # than 30 aliases (toolkit/metadata_server/limits.py); a real Metamist has no such limit.
 ANALYSES_PER_REQUEST = 25
 
 
+def run_mutations(document: str, variables: dict, count: int) -> list[dict]:
+    """Send ``count`` aliased top-level mutations (``r0`` ... ``r{count-1}``) in one request; answers each
+    one's field, in order. Raises :class:`MutationsFailed`.
+
+    Top-level mutation fields run one after another (GraphQL's rule for mutations), each as the single
+    mutation would.
+    """
+    try:
+        data = graphql_query(document, variables)
+    except GraphQLErrors as error:
+        failed_item, item_message = None, None
+        for item in error.errors:
+            path = item.get("path") or []
+            if path and isinstance(path[0], str) and path[0][:1] == "r" and path[0][1:].isdigit():
+                failed_item = int(path[0][1:])
+                item_message = f"Metamist at {error.url} answered: {item.get('message', item)}"
+                break
+        raise MutationsFailed(error.message, failed_item=failed_item, item_message=item_message,
+                              unreachable=False) from None
+    except MetadataUnreachable as error:
+        raise MutationsFailed(error.message, failed_item=None, item_message=None, unreachable=True,
+                              hint=error.hint) from None
+    except MetadataError as error:
+        raise MutationsFailed(error.message, failed_item=None, item_message=None, unreachable=False,
+                              hint=error.hint) from None
+    return [data[f"r{index}"] for index in range(count)]
+
+
+def create_analyses_request(project: str, analyses: list[dict]) -> list[int]:
+    """Create ``analyses`` (GraphQL ``AnalysisInput``s) in one request; answers their ids, in order. Raises
+    :class:`MutationsFailed`."""
+    variables = {"project": project, **{f"a{index}": analysis for index, analysis in enumerate(analyses)}}
+    fields = run_mutations(_create_document(len(analyses)), variables, len(analyses))
+    return [int(field["createAnalysis"]["id"]) for field in fields]
+
+
+def deactivate_analyses_request(analysis_ids: list[int]) -> None:
+    """Make the given Analyses inactive (their status and everything else kept), in one request. Raises
+    :class:`MutationsFailed`. Doing it twice does no harm, so a failed request can simply be sent again."""
+    run_mutations(_deactivate_document(len(analysis_ids)),
+                  {f"i{index}": int(analysis_id) for index, analysis_id in enumerate(analysis_ids)},
+                  len(analysis_ids))
+
+
 def create_analyses(project: str, analyses: Iterable[dict], per_request: int = ANALYSES_PER_REQUEST) -> list[int]:
-    """Create Analyses through GraphQL, ``per_request`` in one request; answers their ids, in order.
+    """Create Analyses through GraphQL, ``per_request`` in one request, one request after another; answers
+    their ids, in order.
 
     Each analysis is a GraphQL ``AnalysisInput`` (``type``, ``status`` such as ``COMPLETED``, ``output``,
     ``sequencingGroupIds``, ``meta``...). A request is one mutation with one aliased top-level ``analysis``
-    field per Analysis: top-level mutation fields run one after another (GraphQL's rule for mutations), and
-    each is the same ``createAnalysis`` a single call makes (Metamist runs the same code for it as for the REST
-    create). If one of them fails the server answers no data at all (the fields are non-null), so the error
-    says how many requests completed before; Analyses created earlier in the failed request are then known only
-    from Metamist itself (by output): look them up before creating again.
+    field per Analysis, each the same ``createAnalysis`` a single call makes (Metamist runs the same code for
+    it as for the REST create). If one of them fails the server answers no data at all, so the error says how
+    many requests completed before; Analyses created earlier in the failed request are then known only from
+    Metamist itself (by output): look them up before creating again (toolkit.registration does).
     """
     items = list(analyses)
     ids: list[int] = []
     for start in range(0, len(items), per_request):
         chunk = items[start : start + per_request]
         try:
-            data = graphql_query(_create_document(len(chunk)), {
-                "project": project, **{f"a{index}": analysis for index, analysis in enumerate(chunk)}})
-        except MetadataError as error:
+            ids.extend(create_analyses_request(project, chunk))
+        except MutationsFailed as error:
             done = f"the {start} before it were created" if start else "none before it"
             raise MetadataError(
                 f"{error.message} (creating Analyses {start + 1}-{start + len(chunk)} of {len(items)} in one "
                 f"request: {done}; some of these may have been)", hint=error.hint,
             ) from None
-        ids.extend(int(data[f"r{index}"]["createAnalysis"]["id"]) for index in range(len(chunk)))
     return ids
 
 
@@ -277,6 +358,17 @@ def _create_document(count: int) -> str:
         for index in range(count)
     )
     return f"mutation CreateAnalyses($project: String!, {variables}) {{ {fields} }}"
+
+
+@functools.lru_cache(maxsize=8)
+def _deactivate_document(count: int) -> str:
+    variables = ", ".join(f"$i{index}: Int!" for index in range(count))
+    inactive = "{active: false}"
+    fields = " ".join(
+        f"r{index}: analysis {{ updateAnalysis(analysisId: $i{index}, analysis: {inactive}) {{ id }} }}"
+        for index in range(count)
+    )
+    return f"mutation DeactivateAnalyses({variables}) {{ {fields} }}"
 
 
 # -- REST ---------------------------------------------------------------------------------------------------

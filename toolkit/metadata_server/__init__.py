@@ -7,6 +7,7 @@ Public surface (heavy imports - starlette, uvicorn, graphql-core - happen only w
     load_demo(db_path=None) -> LoadSummary                 # the bundled sandbox-test project
     load_demo_once(db_path=None) -> LoadSummary | None     # ... or None when it is loaded already
     ensure_demo_loaded(db_path) -> bool                    # load the demo when the store is empty
+    serves_in_this_process(url) -> bool                    # a server started here (start_server) is at url
     default_home() -> Path, default_db_path() -> Path
 
 Layout: ``store`` (SQLite), ``ids`` (Metamist ids with Luhn check digit), ``outputs`` (output-file inspection
@@ -33,6 +34,7 @@ __all__ = [
     "ensure_demo_loaded",
     "default_home",
     "default_db_path",
+    "serves_in_this_process",
     "DEMO_PROJECT",
 ]
 
@@ -72,3 +74,12 @@ def ensure_demo_loaded(db_path: Path | None = None) -> bool:
     from toolkit.metadata_server.loader import ensure_demo_loaded as _ensure
 
     return _ensure(db_path)
+
+
+def serves_in_this_process(url: str) -> bool:
+    """Is ``url`` a server that this process runs in a background thread (:func:`start_server`, as ``toolkit
+    run`` starts the embedded server)? Its requests and the client's then share one interpreter lock."""
+    import sys
+
+    runner = sys.modules.get("toolkit.metadata_server.runner")  # not imported: no server started here
+    return runner is not None and url.rstrip("/") in runner.IN_PROCESS_URLS

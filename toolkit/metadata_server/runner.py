@@ -18,6 +18,10 @@ from toolkit.metadata_server.service import Service
 from toolkit.metadata_server.store import Store
 
 
+# URLs of the servers running in this process's background threads (see serves_in_this_process).
+IN_PROCESS_URLS: set[str] = set()
+
+
 class RunningServer:
     """A server running in a background thread. ``url`` has no trailing slash; ``stop()`` is idempotent."""
 
@@ -29,6 +33,7 @@ class RunningServer:
         self.db_path = db_path
 
     def stop(self, timeout: float = 10.0) -> None:
+        IN_PROCESS_URLS.discard(self.url)
         if self._thread.is_alive():
             self._server.should_exit = True
             self._thread.join(timeout)
@@ -84,6 +89,7 @@ def start_server(db_path: Path | None = None, host: str = "127.0.0.1", port: int
             server.should_exit = True
             raise EnvironmentProblem(f"the embedded metadata server did not start on {url}")
         time.sleep(0.01)
+    IN_PROCESS_URLS.add(url)
     return RunningServer(server, thread, url, store, db_path)
 
 
