@@ -14,6 +14,10 @@ process (start-up, query, plan, jobs, registration), wall time:
 * baseline, in the same run: ``--parallel 1``, one job after another (what a local run did before lanes);
 * ``--parallel auto`` (or the value given): as many jobs at a time as the cores and memory fit.
 
+Each run also says its CPU time (the toolkit and every job it started; containers are the engine's) and how
+many cores the machine's other processes kept busy meanwhile (from /proc/stat): lanes can only use cores
+nobody else is using.
+
 Each run must succeed and register every group once, or the benchmark stops. ``--repeat N`` alternates the two
 N times and reports the median of each (other work on a shared machine moves single runs by seconds).
 ``--execution container`` needs a Docker Engine with the spec's image built (``toolkit build SPEC``).
@@ -25,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -84,6 +89,33 @@ def toolkit(env: dict, *args: str) -> subprocess.CompletedProcess:
                           text=True)
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU time the whole machine has spent busy since boot (/proc/stat), or None where there is no /proc."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(command: list[str], env: dict) -> dict:
+    """Wall time and CPU time (the process and all its children) of one command, and how much CPU the
+    machine's other processes used meanwhile: on a shared machine that is what parallel lanes compete with."""
+    machine_before = busy_cpu_seconds()
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    stdout, stderr = process.communicate()
+    wall = time.perf_counter() - started
+    machine_after = busy_cpu_seconds()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # cumulative: the caller subtracts the previous
+    return {"wall": wall, "returncode": process.returncode, "stdout": stdout, "stderr": stderr,
+            "children_cpu": usage.ru_utime + usage.ru_stime,
+            "machine_cpu": None if machine_before is None else machine_after - machine_before}
+
+
 def fresh_home(work: Path, seed: Path, label: str) -> dict:
     home = work / f"home-{label}"
     env = environment(home, work / "reads")
@@ -94,17 +126,26 @@ def fresh_home(work: Path, seed: Path, label: str) -> dict:
 
 
 def measured_run(env: dict, spec: str, execution: str, parallel: str, groups: int) -> dict:
-    """Wall seconds of one whole `toolkit run`, checked: every group succeeded and was registered once."""
-    started = time.perf_counter()
-    done = toolkit(env, "run", spec, "--project", PROJECT, "--execution", execution, "--parallel", parallel)
-    wall = time.perf_counter() - started
-    summary = re.search(r"summary: (\d+) succeeded, (\d+) failed.*; (\d+) Analyses created", done.stderr)
+    """One whole `toolkit run`, checked: every group succeeded and was registered once. Its wall seconds, its
+    CPU seconds, and the cores the machine's other processes kept busy on average meanwhile."""
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = measured([sys.executable, "-m", "toolkit", "run", spec, "--project", PROJECT, "--execution",
+                     execution, "--parallel", parallel], env)
+    summary = re.search(r"summary: (\d+) succeeded, (\d+) failed.*; (\d+) Analyses created", done["stderr"])
     complete = summary and int(summary.group(1)) == groups and int(summary.group(3)) == groups
-    if done.returncode != 0 or not complete:
+    if done["returncode"] != 0 or not complete:
         raise SystemExit(f"run --parallel {parallel} did not run and register all {groups} groups "
-                         f"(exit {done.returncode}):\n{done.stderr[-4000:]}")
-    lanes = re.search(r"submitting \d+ job\(s\), (.*)", done.stderr)
-    return {"wall": wall, "lanes": lanes.group(1) if lanes else "one job"}
+                         f"(exit {done['returncode']}):\n{done['stderr'][-4000:]}")
+    lanes = re.search(r"submitting \d+ job\(s\), (.*)", done["stderr"])
+    cpu = done["children_cpu"] - (cpu_before.ru_utime + cpu_before.ru_stime)
+    others = None if done["machine_cpu"] is None else max(done["machine_cpu"] - cpu, 0) / done["wall"]
+    return {"wall": done["wall"], "cpu": cpu, "others": others,
+            "lanes": lanes.group(1) if lanes else "one job at a time"}
+
+
+def described(run: dict) -> str:
+    others = "" if run["others"] is None else f", other processes {run['others']:.1f} core(s)"
+    return f"{run['wall']:6.1f} s (cpu {run['cpu']:5.1f} s{others})"
 
 
 def image_ready(spec: str, env: dict) -> str | None:
@@ -147,13 +188,16 @@ def main() -> None:
                 # Each run starts from a fresh home holding the same dataset: nothing is done yet in either.
                 baseline_env = fresh_home(work, seed, f"{mode}-{attempt}-one")
                 parallel_env = fresh_home(work, seed, f"{mode}-{attempt}-lanes")
-                baseline.append(measured_run(baseline_env, args.spec, mode, "1", args.groups)["wall"])
-                run = measured_run(parallel_env, args.spec, mode, args.parallel, args.groups)
-                parallel.append(run["wall"])
-                lanes = run["lanes"]
-                print(f"  {mode} run {attempt + 1}: one at a time {baseline[-1]:6.1f} s, "
-                      f"--parallel {args.parallel} {parallel[-1]:6.1f} s")
-            one, many = statistics.median(baseline), statistics.median(parallel)
+                # Alternating which goes first: a change in the other load on the machine favours neither.
+                order = [("1", baseline_env, baseline), (args.parallel, parallel_env, parallel)]
+                for lanes_asked, env, runs in order if attempt % 2 == 0 else order[::-1]:
+                    runs.append(measured_run(env, args.spec, mode, lanes_asked, args.groups))
+                lanes = parallel[-1]["lanes"]
+                print(f"  {mode} run {attempt + 1}: one at a time {described(baseline[-1])}; "
+                      f"--parallel {args.parallel} {described(parallel[-1])}; "
+                      f"ratio {parallel[-1]['wall'] / baseline[-1]['wall']:.2f}x")
+            one = statistics.median(run["wall"] for run in baseline)
+            many = statistics.median(run["wall"] for run in parallel)
             print(f"{mode}: whole `toolkit run` wall time, median of {args.repeat}")
             print(f"  baseline  --parallel 1      {one:7.1f} s")
             print(f"  parallel  --parallel {args.parallel:<8}{many:7.1f} s   ({lanes})")

@@ -142,17 +142,26 @@ def build_batch(
         return _build_batch(spec, plan, batch_name, refused)
 
 
+def set_container_run_flags() -> None:
+    """cpg-utils builds the LocalBackend without extra flags; Hail then reads them from the environment.
+    `--rm` keeps the engine clean, `--network none` keeps jobs off the network (inputs are mounted), and the
+    label lets a stopped run find its containers.
+
+    Set only when it changes: parallel lanes (toolkit.backend.lanes) set it before they start and then build
+    while other lanes start processes, and changing the environment while another thread starts a process
+    is not safe."""
+    from toolkit.images import local_backend_docker_flags
+
+    flags = local_backend_docker_flags() + f" --label {CONTAINER_LABEL}={RUN_ID}"
+    if os.environ.get("HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS") != flags:
+        os.environ["HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS"] = flags
+
+
 def _build_batch(spec: JobSpec, plan: Plan, batch_name: str | None, refused: dict[str, str] | None):
     from cpg_utils.hail_batch import get_batch, reset_batch
 
     if plan.execution == "container":
-        from toolkit.images import local_backend_docker_flags
-
-        # cpg-utils builds the LocalBackend without extra flags; Hail then reads them from the environment.
-        # `--rm` keeps the engine clean and `--network none` keeps jobs off the network (inputs are mounted).
-        os.environ["HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS"] = (
-            local_backend_docker_flags() + f" --label {CONTAINER_LABEL}={RUN_ID}"
-        )
+        set_container_run_flags()
     reset_batch()  # cpg-utils keeps one batch per process; every run builds its own
     # Every name Hail sees is built from a fixed alphabet (toolkit.plan.names): Hail writes job names into
     # the generated script and cpg-utils puts the sequencing_group attribute into the job name.

@@ -35,7 +35,7 @@ from typing import Callable, Iterator
 
 from toolkit.backend import (
     STOP_REQUESTED, JobOutcome, RunResult, _fresh, _remove_empty_scratch_root, _stdout_to_stderr, build_batch,
-    stop_stragglers,
+    set_container_run_flags, stop_stragglers,
 )
 from toolkit.errors import UsageError
 from toolkit.plan.model import Action, Plan, PlannedJob
@@ -270,6 +270,8 @@ def run_in_lanes(
     stopped, and the interrupt goes on once every lane has ended (each removed its scratch folder).
     """
     run = _LaneRun(spec, plan, report, on_written)
+    if plan.execution == "container":
+        set_container_run_flags()  # before any lane starts a process (see there)
     threads = [threading.Thread(target=run.lane, name=f"toolkit-lane-{number}", daemon=True)
                for number in range(1, lanes + 1)]
     with _stdout_to_stderr(), _hail_success_lines_dropped():
