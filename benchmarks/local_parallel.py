@@ -20,7 +20,8 @@ nobody else is using.
 
 Each run must succeed and register every group once, or the benchmark stops. ``--repeat N`` alternates the two
 N times and reports the median of each (other work on a shared machine moves single runs by seconds).
-``--execution container`` needs a Docker Engine with the spec's image built (``toolkit build SPEC``).
+``--execution container`` needs a Docker Engine with the spec's image built (``toolkit build SPEC``, with
+the same ``TOOLKIT_REGISTRY`` if any).
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def write_dataset(folder: Path, groups: int) -> Path:
 
 
 def environment(home: Path, reads: Path) -> dict:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("SM_", "CPG_", "TOOLKIT_"))}
+    # Nothing of this shell's toolkit settings, but the registry its images were built for (container mode).
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("SM_", "CPG_", "TOOLKIT_")) or key == "TOOLKIT_REGISTRY"}
     env.update({"TOOLKIT_HOME": str(home), "TOOLKIT_READ_ROOTS": str(reads), "PYTHONWARNINGS": "ignore",
                 "PYTHONPATH": str(REPO)})
     return env
@@ -143,8 +146,10 @@ def measured_run(env: dict, spec: str, execution: str, parallel: str, groups: in
             "lanes": lanes.group(1) if lanes else "one job at a time"}
 
 
-def described(run: dict) -> str:
-    others = "" if run["others"] is None else f", other processes {run['others']:.1f} core(s)"
+def described(run: dict, mode: str) -> str:
+    # A container is the engine's process, not the toolkit's child: its CPU counts as another process's.
+    who = "other processes (the jobs' containers too)" if mode == "container" else "other processes"
+    others = "" if run["others"] is None else f", {who} {run['others']:.1f} core(s)"
     return f"{run['wall']:6.1f} s (cpu {run['cpu']:5.1f} s{others})"
 
 
@@ -193,8 +198,8 @@ def main() -> None:
                 for lanes_asked, env, runs in order if attempt % 2 == 0 else order[::-1]:
                     runs.append(measured_run(env, args.spec, mode, lanes_asked, args.groups))
                 lanes = parallel[-1]["lanes"]
-                print(f"  {mode} run {attempt + 1}: one at a time {described(baseline[-1])}; "
-                      f"--parallel {args.parallel} {described(parallel[-1])}; "
+                print(f"  {mode} run {attempt + 1}: one at a time {described(baseline[-1], mode)}; "
+                      f"--parallel {args.parallel} {described(parallel[-1], mode)}; "
                       f"ratio {parallel[-1]['wall'] / baseline[-1]['wall']:.2f}x")
             one = statistics.median(run["wall"] for run in baseline)
             many = statistics.median(run["wall"] for run in parallel)

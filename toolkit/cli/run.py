@@ -229,6 +229,8 @@ def _run(args, loaded, params, sgids, settings, reporter: Reporter, planned: lis
         result = None
         metrics_failed: list[str] = []
         if to_run and plan.execution == "service":
+            if args.parallel is not None:
+                reporter.warn("--parallel is for local runs: the Hail Batch service schedules its own jobs")
             reporter.step(f"submitting {len(to_run)} job(s)")
             result = run_service(spec, plan)
             for job in to_run:
