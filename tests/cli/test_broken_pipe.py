@@ -31,14 +31,19 @@ def test_a_closed_output_pipe_ends_the_command_quietly_with_141(toolkit, args):
 
 
 @pytest.mark.slow
-def test_a_run_whose_stdout_is_closed_still_runs_and_registers_everything(toolkit):
-    """Hail's LocalBackend and its copy processes print to file descriptor 1: a run piped into a reader that is
-    gone (`toolkit run ... | true`) stopped after one job with a BrokenPipeError and exited 6."""
+@pytest.mark.parametrize("lanes", ["1", "2"])
+def test_a_run_whose_stdout_is_closed_still_runs_and_registers_everything(toolkit, lanes):
+    """Hail's LocalBackend and its copy processes print to file descriptor 1: a run piped into a reader that
+    is gone (`toolkit run ... | true`) stopped after one job with a BrokenPipeError and exited 6. The same
+    with one job at a time and in parallel lanes."""
     reader, writer = os.pipe()
     os.close(reader)
     try:
-        done = subprocess.run([sys.executable, "-m", "toolkit", "run", "jobspecs/fastqe.yaml", "--execution", "host"],
-                              cwd=REPO, env=toolkit.env, stdout=writer, stderr=subprocess.PIPE, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-m", "toolkit", "run", "jobspecs/fastqe.yaml", "--execution", "host",
+             "--parallel", lanes],
+            cwd=REPO, env=toolkit.env, stdout=writer, stderr=subprocess.PIPE, text=True, timeout=600,
+        )
     finally:
         os.close(writer)
     assert done.returncode == 0, done.stderr

@@ -158,8 +158,11 @@ def test_leftovers_of_a_killed_run_are_adopted_only_with_the_planned_key_and_for
         """)
     outputs = toolkit.home / "buckets" / "cpg-sandbox-test" / "toolkit" / "slow"
     journal = toolkit.home / "buckets" / "cpg-sandbox-test-tmp" / "toolkit" / "toolkit-runs" / "slow.jsonl"
-    process = subprocess.Popen([sys.executable, "-m", "toolkit", "run", spec, "--execution", "host"], cwd=REPO,
-                               env=toolkit.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # One job at a time: CPGLCL33 waits behind CPGLCL25's sleep, so it is surely not written when the run stops.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "run", spec, "--execution", "host", "--parallel", "1"], cwd=REPO,
+        env=toolkit.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
     try:
         assert _wait_for(lambda: journal.exists() and '"written"' in journal.read_text()), "CPGLCL17 never finished"
     finally:

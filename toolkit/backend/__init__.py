@@ -51,9 +51,11 @@ class RunResult:
     seconds: float = 0.0
     tool_version: str | None = None  # from the service's version-probe job (local runs probe before planning)
     stopped_early: str | None = None  # why the batch stopped before running every job (jobs done before count)
-    # job id -> wall seconds of the jobs that succeeded: the service's own figure, or locally the time between
-    # a job's outputs appearing and the previous job's (LocalBackend runs one job at a time)
+    # job id -> wall seconds of the jobs that succeeded: the service's own figure; locally, one job at a time,
+    # the time between a job's outputs appearing and the previous job's (LocalBackend runs one job after
+    # another); in parallel lanes, each job's own start to end (toolkit.backend.lanes)
     durations: dict[str, float] = field(default_factory=dict)
+    finished: dict[str, float] = field(default_factory=dict)  # job id -> when it ended (epoch s), local runs
 
     @property
     def succeeded(self) -> list[str]:
@@ -140,17 +142,26 @@ def build_batch(
         return _build_batch(spec, plan, batch_name, refused)
 
 
+def set_container_run_flags() -> None:
+    """cpg-utils builds the LocalBackend without extra flags; Hail then reads them from the environment.
+    `--rm` keeps the engine clean, `--network none` keeps jobs off the network (inputs are mounted), and the
+    label lets a stopped run find its containers.
+
+    Set only when it changes: parallel lanes (toolkit.backend.lanes) set it before they start and then build
+    while other lanes start processes, and changing the environment while another thread starts a process
+    is not safe."""
+    from toolkit.images import local_backend_docker_flags
+
+    flags = local_backend_docker_flags() + f" --label {CONTAINER_LABEL}={RUN_ID}"
+    if os.environ.get("HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS") != flags:
+        os.environ["HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS"] = flags
+
+
 def _build_batch(spec: JobSpec, plan: Plan, batch_name: str | None, refused: dict[str, str] | None):
     from cpg_utils.hail_batch import get_batch, reset_batch
 
     if plan.execution == "container":
-        from toolkit.images import local_backend_docker_flags
-
-        # cpg-utils builds the LocalBackend without extra flags; Hail then reads them from the environment.
-        # `--rm` keeps the engine clean and `--network none` keeps jobs off the network (inputs are mounted).
-        os.environ["HAIL_BATCH_EXTRA_DOCKER_RUN_FLAGS"] = (
-            local_backend_docker_flags() + f" --label {CONTAINER_LABEL}={RUN_ID}"
-        )
+        set_container_run_flags()
     reset_batch()  # cpg-utils keeps one batch per process; every run builds its own
     # Every name Hail sees is built from a fixed alphabet (toolkit.plan.names): Hail writes job names into
     # the generated script and cpg-utils puts the sequencing_group attribute into the job name.
@@ -351,9 +362,12 @@ def _local_durations(jobs: list[PlannedJob], succeeded: set[str], started: float
 
 def run_local(
     spec: JobSpec, plan: Plan, report: Callable[[str, int, int], None] | None = None,
-    on_written: Callable[[PlannedJob], None] | None = None,
+    on_written: Callable[[PlannedJob], None] | None = None, lanes: int = 1,
 ) -> RunResult:
     """Run the plan's jobs on Hail's LocalBackend and tell which succeeded.
+
+    ``lanes`` > 1 runs that many jobs at a time (toolkit.backend.lanes: the jobs of a plan never depend on
+    each other); 1 runs them all in one batch, one after another, as LocalBackend does.
 
     LocalBackend raises at the end for the first failed job and returns nothing per job. A job's outputs
     reach their destinations only after its command succeeded (Hail copies them in the same ``set -e``
@@ -366,6 +380,10 @@ def run_local(
         return result
     if plan.execution == "host":
         os.environ["PATH"] = host_path_with_toolkit()
+    if lanes > 1 and len(to_run) > 1:
+        from toolkit.backend.lanes import run_in_lanes
+
+        return run_in_lanes(spec, plan, min(lanes, len(to_run)), report, on_written)
     refused: dict[str, str] = {}
     batch, _ = build_batch(spec, plan, refused=refused)
     started = time.time()
@@ -398,6 +416,7 @@ def run_local(
                 detail = "not run or not finished: the batch stopped early"
         result.outcomes[job.id] = JobOutcome(job.id, succeeded=not missing, detail=detail)
     result.durations = _local_durations(to_run, set(result.succeeded), started)
+    result.finished = {job.id: _written_at(job) for job in to_run if job.id in result.durations}
     return result
 
 
@@ -520,6 +539,10 @@ class Stopped:
     processes: int = 0
     containers: int = 0
 
+    def add(self, other: Stopped) -> None:
+        self.processes += other.processes
+        self.containers += other.containers
+
     def describe(self) -> str:
         if not self.processes and not self.containers:
             return "no job was running"
@@ -538,20 +561,39 @@ def jobs_stopped_on_signals() -> Iterator[Stopped]:
     this the tool goes on as an orphan; a container goes on even when ``docker run`` is killed. The yielded
     :class:`Stopped` says what was stopped, for the message.
     """
+    global _stopped_by_signal
     stopped = Stopped()
 
     def handler(signum, frame):
-        found = stop_jobs()
-        stopped.processes += found.processes
-        stopped.containers += found.containers
+        # First, so that parallel lanes (toolkit.backend.lanes) start no job while these are being stopped.
+        STOP_REQUESTED.set()
+        stopped.add(stop_jobs())
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    STOP_REQUESTED.clear()
+    _stopped_by_signal = stopped
     try:
         yield stopped
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        _stopped_by_signal = None
+        STOP_REQUESTED.clear()
+
+
+# Set when a signal stops the run: parallel lanes check it before each job they start.
+STOP_REQUESTED = threading.Event()
+# What the signal handler found and stopped, while jobs_stopped_on_signals is active: a job a lane started
+# while the handler ran is stopped later (stop_stragglers) and counted here too, for the run's message.
+_stopped_by_signal: Stopped | None = None
+
+
+def stop_stragglers() -> None:
+    """Stop every job process (and labelled container) still running, counted with what the signal stopped."""
+    found = stop_jobs(grace=2.0)
+    if _stopped_by_signal is not None:
+        _stopped_by_signal.add(found)
 
 
 def stop_jobs(grace: float = 5.0) -> Stopped:

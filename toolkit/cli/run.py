@@ -23,6 +23,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not rerun jobs whose outputs are registered with another reuse key (changed command, params, "
         "image or inputs): only report them (default: rerun them, as Snakemake and Nextflow's -resume do)",
     )
+    parser.add_argument(
+        "--parallel", metavar="N|auto", type=_lanes_option,
+        help="local runs: how many jobs run at a time (default: [toolkit] local_parallel of the config, else "
+        "auto: as many as the cores and the memory fit, by the jobs' cpu and memory; 1: one after another). "
+        "The Hail Batch service schedules its own jobs",
+    )
+
+
+def _lanes_option(value: str) -> str:
+    """Checked when the arguments are read: a wrong value stops the run before Metamist is asked anything."""
+    from toolkit.backend.lanes import parse_lanes
+    from toolkit.errors import UsageError
+
+    try:
+        parse_lanes(value, "--parallel")
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,12 +82,13 @@ def _run_all(args: argparse.Namespace, reporter: Reporter) -> int:
     with open_settings(args.project) as settings:
         if settings.embedded:
             reporter.step(f"embedded metadata server at {settings.metamist_url} (store under {settings.home})")
+        lane_request = requested_lanes(args, settings)  # a wrong config value fails before anything runs
         for loaded, values in zip(specs, params, strict=True):
             if len(specs) > 1:
                 reporter.line(f"== {loaded.model.name} ({args.specs[specs.index(loaded)]})")
             planned = [False]
             try:
-                _run(args, loaded, values, sgids, settings, reporter, planned)
+                _run(args, loaded, values, sgids, settings, reporter, planned, lane_request)
             except JobsFailed as failed:
                 # The next spec still runs: it sees what this one registered (and says what it lacks).
                 reporter.fail(f"{loaded.model.name}: {failed.message}")
@@ -111,6 +130,9 @@ def run_record(job, plan, result) -> dict:
     """What the job used, for its Analyses' provenance (and the next plan's time and cost model)."""
     import datetime
 
+    finished = result.finished.get(job.id)
+    when = (datetime.datetime.fromtimestamp(finished, datetime.timezone.utc) if finished is not None
+            else datetime.datetime.now(datetime.timezone.utc))
     return {
         "job": job.id,
         "wall_seconds": result.durations.get(job.id),
@@ -119,8 +141,19 @@ def run_record(job, plan, result) -> dict:
         "storage_bytes": job.resources.storage_bytes,
         "input_bytes": job.unit.total_read_bytes,
         "execution": plan.execution,
-        "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "finished": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def requested_lanes(args, settings) -> tuple[int | None, str]:
+    """(jobs at a time or None for auto, where that came from): ``--parallel``, else the config's
+    ``[toolkit] local_parallel``, else auto."""
+    from toolkit.backend.lanes import parse_lanes
+
+    if args.parallel is not None:
+        return parse_lanes(args.parallel, "--parallel"), "--parallel"
+    configured = (settings.config.get("toolkit") or {}).get("local_parallel")
+    return parse_lanes(configured, "[toolkit] local_parallel"), "[toolkit] local_parallel ="
 
 
 def _fully_registered(report, job) -> set[str]:
@@ -128,9 +161,12 @@ def _fully_registered(report, job) -> set[str]:
     return set() if any(group == job.id for group, _, _ in report.failed) else {job.id}
 
 
-def _run(args, loaded, params, sgids, settings, reporter: Reporter, planned: list[bool]) -> None:
-    """One spec, start to end. ``planned[0]`` is set when it planned at least one job (done ones included)."""
+def _run(args, loaded, params, sgids, settings, reporter: Reporter, planned: list[bool],
+         lane_request: tuple[int | None, str] = (None, "")) -> None:
+    """One spec, start to end. ``planned[0]`` is set when it planned at least one job (done ones included).
+    ``lane_request``: how many local jobs at a time were asked for, and by what (:func:`requested_lanes`)."""
     from toolkit.backend import check_host_tool, run_local, run_service
+    from toolkit.backend.lanes import choose_lanes
     from toolkit.errors import JobsFailed, MetadataError
     from toolkit.journal import journal_for
     from toolkit.pipeline import exclusive_run, prepare_plan
@@ -192,17 +228,25 @@ def _run(args, loaded, params, sgids, settings, reporter: Reporter, planned: lis
 
         result = None
         metrics_failed: list[str] = []
-        if to_run:
+        if to_run and plan.execution == "service":
+            if args.parallel is not None:
+                reporter.warn("--parallel is for local runs: the Hail Batch service schedules its own jobs")
             reporter.step(f"submitting {len(to_run)} job(s)")
-            if plan.execution == "service":
-                result = run_service(spec, plan)
-                for job in to_run:
-                    if result.outcomes[job.id].succeeded:
-                        written(job)
-            else:
-                with reporter.progress("jobs", len(to_run)) as advance:
-                    result = run_local(spec, plan, report=lambda group_id, done, total: advance(f"{group_id} finished"),
-                                       on_written=written)
+            result = run_service(spec, plan)
+            for job in to_run:
+                if result.outcomes[job.id].succeeded:
+                    written(job)
+        elif to_run:
+            lanes = choose_lanes(plan, *lane_request)
+            at_a_time = f", {lanes.describe()}" if len(to_run) > 1 else ""
+            reporter.step(f"submitting {len(to_run)} job(s){at_a_time}")
+            # One progress display for the run, whichever lane a job ran in.
+            with reporter.progress("jobs", len(to_run)) as advance:
+                result = run_local(
+                    spec, plan, report=lambda group_id, done, total: advance(f"{group_id} finished"),
+                    on_written=written, lanes=lanes.count,
+                )
+        if result is not None:
             if result.stopped_early:
                 reporter.fail(f"the batch stopped early ({result.stopped_early}); registering the jobs that finished")
             for group_id in result.failed:
