@@ -2,7 +2,7 @@
 of ``toolkit run``: the check for what is registered already, the creates, the re-check for a concurrent run's
 duplicates), next to the same function as another git revision has it (prints numbers; not a test).
 
-    .venv/bin/python benchmarks/register_outputs.py [--outputs 1000] [--repeat 3] [--baseline-ref main]
+    .venv/bin/python benchmarks/register_outputs.py [--outputs 1000] [--repeat 3] [--baseline-ref 08c2e78]
     .venv/bin/python benchmarks/register_outputs.py --url http://127.0.0.1:18080 --repeat 1
 
 Without ``--url``: the embedded server on a demo database of its own, in this process, as ``toolkit run``
@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--url", help="a Metamist with SM_ENVIRONMENT=local (default: the embedded server)")
     parser.add_argument("--project", default="sandbox-test")
-    parser.add_argument("--baseline-ref", default="main", help="git revision whose registration is baseline")
+    parser.add_argument("--baseline-ref", default="08c2e78", help="git revision whose registration is baseline (default: before batched registration)")
     parser.add_argument("--settings", nargs="*", default=[],
                         help="more (creates per request)x(requests at once) to try, e.g. 10x8 25x4")
     parser.add_argument("--replace", action="store_true", help="also a rerun that replaces every output")
