@@ -139,7 +139,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--url", help="a Metamist with SM_ENVIRONMENT=local (default: the embedded server)")
     parser.add_argument("--project", default="sandbox-test")
-    parser.add_argument("--baseline-ref", default="08c2e78", help="git revision whose registration is baseline (default: before batched registration)")
+    parser.add_argument("--baseline-ref", default="08c2e78",
+                        help="git revision whose registration is baseline (default: before batched registration)")
     parser.add_argument("--settings", nargs="*", default=[],
                         help="more (creates per request)x(requests at once) to try, e.g. 10x8 25x4")
     parser.add_argument("--replace", action="store_true", help="also a rerun that replaces every output")
