@@ -111,10 +111,21 @@ def emit_json(data: Any) -> None:
     never held as one document. The text is what ``json.dump(indent=2, ensure_ascii=False)`` writes.
     """
     sys.stdout.flush()
-    out = sys.stdout.buffer
+    out = getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)  # a text-only stdout (a test's capture)
     _write_json(out, data, 0)
     out.write(b"\n")
     out.flush()
+
+
+class _TextSink:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data.decode("utf-8"))
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 _LAZY_DEPTH = 3  # how deep a generator is looked for: the top of a document (plans -> plan -> jobs)
