@@ -241,3 +241,18 @@ def test_plans_estimate_time_and_cost_from_earlier_runs_or_the_hint(toolkit, tmp
     text = toolkit.run("plan", spec, "--execution", "host", "--param", "bytes=5").stdout.splitlines()[0]
     assert text.startswith("3 jobs to run, ~") and "of compute" in text and "on the Hail Batch service" in text
     json.dumps(learnt)  # the whole plan is JSON
+
+
+def test_plan_force_shows_every_done_job_rerun_with_what_it_replaces_and_costs(toolkit, slice_spec):
+    spec, _ = slice_spec
+    toolkit.run("run", spec, "--execution", "host")
+    done = toolkit.json("plan", spec, "--format", "json", "--execution", "host")
+    assert done["summary"]["run"] == 0 and done["summary"]["done"] == 3
+    forced = toolkit.json("plan", spec, "--format", "json", "--execution", "host", "--force")
+    assert forced["summary"]["run"] == 3 and forced["summary"]["done"] == 0
+    registered = {a["sequencingGroups"][0]["id"]: a["id"] for a in active_outputs(toolkit)}
+    for job in forced["jobs"]:
+        assert job["reason"] == f"forced: will replace Analysis {registered[job['id']]}"
+        assert job["estimate"]["seconds"] > 0  # learnt from the run before
+    # a plan changes nothing: the Analyses are still the active ones
+    assert {a["id"] for a in active_outputs(toolkit)} == set(registered.values())

@@ -19,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="plan as `run --keep-stale` would: outputs registered with another reuse key are reported, not rerun",
     )
     parser.add_argument(
+        "--force", action="store_true",
+        help="plan as `run --force` would: every job run again, its Analyses replaced (with time and cost)",
+    )
+    parser.add_argument(
         "--format", choices=("table", "json"), default="table",
         help="table: for people (default); json: every job with its command, inputs, outputs, registrations",
     )
@@ -39,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
             params = parse_params(loaded.model, args.param, shared=len(specs) > 1)
             prepared_plans.append(prepare_plan(
                 loaded, settings, sgids=sgids, params=params, execution=args.execution, keep_stale=args.keep_stale,
+                force=args.force,
                 progress=reporter.step if args.format == "table" else (lambda message: None),
             ))
     if args.format == "json":
