@@ -25,7 +25,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import types
 import uuid
@@ -33,6 +32,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _metamist_target import metamist_target  # noqa: E402 - shared by the registration benchmarks
 
 
 def registration_at(ref: str):
@@ -150,24 +152,9 @@ def main() -> None:
     global output_root
     output_root = OUTPUT_ROOTS[args.scheme]
 
-    from toolkit import metamist_connection, registration
+    from toolkit import registration
 
-    server = None
-    if args.url:
-        metamist_connection.connect(args.url, local=True)
-        where = f"Metamist at {args.url}"
-    else:
-        from toolkit.metadata_server import load_demo, start_server
-
-        folder = Path(tempfile.mkdtemp(prefix="register-outputs-bench-"))
-        load_demo(folder / "metadata.sqlite")
-        server = start_server(db_path=folder / "metadata.sqlite")
-        metamist_connection.connect(server.url, local=True)
-        where = "the embedded server (in this process)"
-    try:
-        sgs = [group["id"] for group in metamist_connection.graphql_query(
-            "query($p: String!) { project(name: $p) { sequencingGroups { id } } }", {"p": args.project}
-        )["project"]["sequencingGroups"]]
+    with metamist_target(args.url, args.project) as (where, sgs):
         baseline = registration_at(args.baseline_ref)
 
         def configured(per_request: int, at_once: int):
@@ -213,9 +200,6 @@ def main() -> None:
             for label, _ in ways:
                 print(f"{label:<76}{best[label]:>7.2f} s{args.outputs / best[label]:>12,.0f}"
                       f"{best[label] / first:>12.2f}x  {'yes' if correct[label] else 'NO'}")
-    finally:
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

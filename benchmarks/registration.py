@@ -22,13 +22,15 @@ import argparse
 import concurrent.futures
 import os
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _metamist_target import metamist_target  # noqa: E402 - shared by the registration benchmarks
 
 
 def analysis_input(number: int, run: str, sgs: list[str]) -> dict:
@@ -138,24 +140,7 @@ def main() -> None:
                         help="client threads to try (default: 4 8; with --url also 16)")
     args = parser.parse_args()
 
-    from toolkit import metamist_connection
-
-    server = None
-    if args.url:
-        metamist_connection.connect(args.url, local=True)
-        where = f"Metamist at {args.url}"
-    else:
-        from toolkit.metadata_server import load_demo, start_server
-
-        folder = Path(tempfile.mkdtemp(prefix="registration-bench-"))
-        load_demo(folder / "metadata.sqlite")
-        server = start_server(db_path=folder / "metadata.sqlite")
-        metamist_connection.connect(server.url, local=True)
-        where = "the embedded server (in this process)"
-    try:
-        sgs = [group["id"] for group in metamist_connection.graphql_query(
-            "query($p: String!) { project(name: $p) { sequencingGroups { id } } }", {"p": args.project}
-        )["project"]["sequencingGroups"]]
+    with metamist_target(args.url, args.project) as (where, sgs):
         per_request = args.per_request or ([25, 100] if args.url else [25])
         threads = args.threads or ([4, 8, 16] if args.url else [4, 8])
         ways = [
@@ -177,9 +162,6 @@ def main() -> None:
             baseline = baseline or seconds
             print(f"{label:<52}{seconds:>7.2f} s{args.creates / seconds:>12,.0f}{seconds / baseline:>12.2f}x  "
                   f"{'yes' if correct else 'NO'}")
-    finally:
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":
