@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/plan_scale.py [--groups 10000 100000] [--done-groups 10000]
                                               [--baseline-ref f666157] [--no-baseline]
 
+First the floor every command pays: starting Python and importing the `metamist` client (best of 5).
 For each ``--groups`` size it generates a project (one sample, one genome sequencing group, two gs:// reads
 per group; nothing is committed), then measures, each in a process of its own (wall, CPU, peak RSS):
 
@@ -116,6 +117,19 @@ def row(step: str, groups: int, baseline: dict | None, now: dict) -> None:
     print(f"{step:6} {groups:>7,}  baseline {before:40}  now {cell(now):40} {ratio:>6}  {goal_text}{met}", flush=True)
 
 
+def import_floor(repeat: int = 5) -> dict:
+    """What every toolkit command that talks to Metamist pays before its first line of work: starting Python and
+    importing the `metamist` client, which imports cpg-utils (and through it cloudpathlib's Azure, GCS and S3
+    clients). Best of ``repeat`` processes."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import metamist.graphql, metamist.apis"], check=True,
+                       env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        times.append(time.perf_counter() - started)
+    return {"wall": min(times)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, nargs="+", default=[10_000, 100_000])
@@ -135,6 +149,9 @@ def main() -> None:
         print(f"# {cpu} cores; baseline: toolkit at {args.baseline_ref if baseline_root else '(none)'}; "
               f"now: {REPO}", flush=True)
         metadata_server.PROJECT = PROJECT
+        floor = import_floor()
+        print(f"# floor: python + importing the metamist client (cpg-utils with it): {floor['wall']:.2f} s "
+              "before any toolkit code runs", flush=True)
         for groups in sorted(set(args.groups) | set(args.done_groups)):
             seed = work / f"seed-{groups}.json"
             write_seed(seed, groups)

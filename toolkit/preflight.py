@@ -101,7 +101,7 @@ query ToolkitKnownGroups($project: String!, $ids: [String!]!) {
 _CHUNK = 5000  # ids per question: one SQL statement each on the server, far below any request size limit
 
 
-def registration_target_problems(project: str, plan, known: frozenset[str] | None = None) -> dict[str, str]:
+def registration_target_problems(project: str, jobs, known: frozenset[str] | None = None) -> dict[str, str]:
     """Job id -> why its outputs cannot be registered: a registration target that is not a sequencing group of
     the project (an id path that picks a sample's external id, a read file's name...). Metamist would refuse each
     registration after the job ran ("Invalid prefix..."); found here, the job is not run.
@@ -109,7 +109,7 @@ def registration_target_problems(project: str, plan, known: frozenset[str] | Non
     Two questions: the server's sequencing-group prefix (a wrong shape needs no lookup), then which of the
     well-shaped ids the project has (active ones, as a query lists them by default). ``known``: the project's
     active sequencing group ids, when the query stage listed them already; targets all among them need no
-    question."""
+    question. ``jobs``: the plan's (PlannedJob); only those that would register are looked at."""
     import re
 
     from toolkit.metamist_connection import graphql_query
@@ -117,7 +117,7 @@ def registration_target_problems(project: str, plan, known: frozenset[str] | Non
     from toolkit.plan.model import Action
 
     # Only what this run would register: a rerun with every output done asks nothing.
-    jobs = [job for job in plan.jobs if job.action in (Action.RUN, Action.REGISTER)]
+    jobs = [job for job in jobs if job.action in (Action.RUN, Action.REGISTER)]
     targets = {target for job in jobs for reg in job.registrations for target in reg.sequencing_group_ids}
     if not targets or (known is not None and targets <= known):
         return {}

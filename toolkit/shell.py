@@ -456,7 +456,7 @@ def _argument(tree: _Tree, command, unit, number: int, char_start: int, char_end
             start = _wrapped_program(program, before)
             if start is None:  # the value is where the wrapper expects its program
                 return refuse(f"where {program} expects the program it runs", _PROGRAM)
-            wrapper, program, before = program, before[start].rsplit("/", 1)[-1], before[start + 1:]
+            program, before = before[start].rsplit("/", 1)[-1], before[start + 1:]
             if markers.search(program):
                 return Placement(number, char_start, char_end, None, one_word=False, argument_start=at_start,
                                  after_end_of_options="--" in before)

@@ -227,7 +227,7 @@ def test_a_missing_or_mistyped_metric_fails_that_job_only(toolkit, tmp_path):
 
 
 def test_outputs_registered_against_ids_that_are_not_sequencing_groups_are_refused_before_running(toolkit, tmp_path):
-    spec = write_spec(tmp_path, "bysample", """\
+    write_spec(tmp_path, "bysample", """\
         command: |
           cat {{ reads }} > {{ outputs.all }}
         outputs:
@@ -245,7 +245,7 @@ def test_outputs_registered_against_ids_that_are_not_sequencing_groups_are_refus
 
 
 def test_two_different_entries_with_one_id_are_refused_before_running(toolkit, tmp_path):
-    spec = write_spec(tmp_path, "perread", """\
+    write_spec(tmp_path, "perread", """\
         command: |
           cat {{ reads }} > {{ outputs.all }}
         outputs:

@@ -23,3 +23,33 @@ def test_building_the_cli_imports_no_heavy_module():
 def test_version_answers_without_a_traceback():
     done = subprocess.run([sys.executable, "-m", "toolkit", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("toolkit ")
+
+
+def _exit_script(body: str) -> str:
+    return "import atexit, sys, threading, time\nfrom toolkit.cli import _exit_without_teardown\n" + body
+
+
+def test_the_quick_exit_flushes_output_runs_exit_handlers_and_keeps_the_code(tmp_path):
+    """The command ends without the interpreter's teardown, but nothing a normal exit does for the user is lost:
+    a megabyte still in stdout's buffer reaches the pipe, atexit handlers run, the exit code is the command's."""
+    marker = tmp_path / "handler-ran"
+    script = _exit_script(
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        "sys.stdout.write('x' * 1_000_000)\n"
+        "_exit_without_teardown(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 3
+    assert len(done.stdout) == 1_000_000
+    assert marker.read_text() == "ran"
+
+
+def test_the_quick_exit_waits_like_a_normal_exit_for_a_thread_still_working(tmp_path):
+    marker = tmp_path / "thread-finished"
+    script = _exit_script(
+        f"threading.Thread(target=lambda: (time.sleep(0.5), open({str(marker)!r}, 'w').write('done'))).start()\n"
+        "_exit_without_teardown(0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text() == "done"

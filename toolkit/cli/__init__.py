@@ -74,6 +74,37 @@ def main(argv: list[str] | None = None) -> int:
     return int(code or 0)
 
 
+def entry() -> None:
+    """The ``toolkit`` command (and ``python -m toolkit``): ``main``, then an exit without the interpreter's
+    teardown when nothing is left to do."""
+    code = main()
+    _exit_without_teardown(code)
+
+
+def _exit_without_teardown(code: int) -> None:
+    """End the process the quick way once the command is over.
+
+    Python's normal exit frees every object one by one before the OS takes the memory back anyway: after
+    `plan --format json` of 100,000 jobs that was over a second of a twenty-second command, for nothing. Only
+    when it is safe: output flushed, exit handlers run (atexit and weakref finalizers: temporary folders and
+    the like), and no other non-daemon thread left to wait for (then the normal exit, which waits for it).
+    """
+    import atexit
+    import threading
+
+    others = [thread for thread in threading.enumerate()
+              if thread is not threading.main_thread() and thread.is_alive() and not thread.daemon]
+    if others:
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed or broken stream: the normal exit knows how to report it
+        sys.exit(code)
+    atexit._run_exitfuncs()  # what the normal exit would run; CPython's own, stable since 2.x
+    os._exit(code)
+
+
 def _internal_error(error: Exception) -> int:
     if os.environ.get("TOOLKIT_DEBUG"):
         raise error
@@ -98,4 +129,4 @@ def _stdout_reader_gone() -> bool:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import sys
@@ -144,13 +143,9 @@ def _is_lazy(value: Any, depth: int = _LAZY_DEPTH) -> bool:
 
 
 def _dumps(value: Any) -> bytes:
-    import orjson
+    from toolkit.plan.spool import indented_json
 
-    try:
-        return orjson.dumps(value, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
-    except orjson.JSONEncodeError:
-        # What orjson does not encode (an integer past 64 bits from metadata): the standard library does.
-        return json.dumps(value, indent=2, default=str, ensure_ascii=False).encode("utf-8")
+    return indented_json(value)
 
 
 def _write_json(out, value: Any, level: int) -> None:

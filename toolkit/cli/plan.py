@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
                 loaded, settings, sgids=sgids, params=params, execution=args.execution, keep_stale=args.keep_stale,
                 force=args.force,
                 progress=reporter.step if args.format == "table" else (lambda message: None),
+                spool=args.format == "json",
             ))
     if args.format == "json":
         from toolkit.plan import gc_paused

@@ -160,14 +160,22 @@ class Plan:
     skipped: list[Rejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     estimate: dict[str, Any] | None = None  # totals and the model behind them (toolkit.plan.estimate)
+    # For `plan --format json`: the jobs' records went to this toolkit.plan.spool.JobSpool as they were planned,
+    # and ``jobs`` stays empty (a plan of 100,000 jobs is not held in memory to be written once).
+    spool: Any = None
 
     def jobs_with(self, action: Action) -> list[PlannedJob]:
         return [job for job in self.jobs if job.action is action]
 
+    def count(self, action: Action) -> int:
+        if self.spool is not None:
+            return self.spool.counts.get(action.value, 0)
+        return len(self.jobs_with(action))
+
     def to_dict(self, *, lazy_jobs: bool = False) -> dict[str, Any]:
         """The plan as JSON-ready data. With ``lazy_jobs`` the jobs are a generator of their records, made one at
         a time as they are written (toolkit.cli._common.emit_json): a plan of 100,000 jobs is never held twice."""
-        counts = {action.value: len(self.jobs_with(action)) for action in Action}
+        counts = {action.value: self.count(action) for action in Action}
         return {
             "spec": {"name": self.spec_name, "path": self.spec_path, "sha256": self.spec_sha256},
             "project": self.project,
@@ -178,7 +186,12 @@ class Plan:
             "params": dict(self.params),
             "summary": {**counts, "skipped": len(self.skipped)},
             "estimate": self.estimate,
-            "jobs": (job.to_dict() for job in self.jobs) if lazy_jobs else [job.to_dict() for job in self.jobs],
+            "jobs": self._job_records(lazy_jobs),
             "skipped": [{"group": r.group_id, "reason": r.reason, "fatal": r.fatal} for r in self.skipped],
             "warnings": list(self.warnings),
         }
+
+    def _job_records(self, lazy: bool):
+        if self.spool is not None:
+            return self.spool.records() if lazy else list(self.spool.records(decoded=True))
+        return (job.to_dict() for job in self.jobs) if lazy else [job.to_dict() for job in self.jobs]

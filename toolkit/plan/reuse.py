@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable, Mapping
 
-__all__ = ["InputIdentity", "ReuseKey", "describe_changes", "short_digest"]
+__all__ = ["InputIdentity", "ReuseKey", "canonical_json", "describe_changes", "short_digest"]
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,41 @@ class ReuseKey:
             "shell": self.shell,
             "upstream": sorted(self.upstream),
         }
-        canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return "sha256:" + hashlib.sha256(canonical_json(parts)).hexdigest()
+
+
+_INT64 = range(-(2**63), 2**64)  # what orjson writes as integers
+
+
+def _plain(value: Any) -> bool:
+    """Strings, booleans, None, integers orjson writes, and lists and str-keyed mappings of them."""
+    if value is None or isinstance(value, (str, bool)):
+        return True
+    if isinstance(value, int):
+        return value in _INT64
+    if isinstance(value, (list, tuple)):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    return False
+
+
+def canonical_json(parts: dict[str, Any]) -> bytes:
+    """The key's canonical JSON: ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    default=str)`` in UTF-8, the text every key ever stored was hashed from.
+
+    orjson writes the same bytes for plain data (tested against json on arbitrary text), several times faster
+    (a fifth of planning at 100,000 groups went to json here); it writes floats, dates and other types
+    differently, so anything else (a float param, say) takes the standard library.
+    """
+    if _plain(parts):
+        import orjson
+
+        try:
+            return orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # a lone surrogate: the standard library says what it says about it
+            pass
+    return json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
 
 
 def short_digest(value: str | None, length: int = 12) -> str:
