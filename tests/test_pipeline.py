@@ -66,3 +66,34 @@ def test_output_existence_falls_back_to_one_by_one_when_a_folder_cannot_be_liste
     exists = OutputExistence()
     answers = [exists(str(folder / name)) for name in ["a.html"] * 40 + ["b.html"]]
     assert answers == [False] * 40 + [True]
+
+
+def test_gs_outputs_without_a_mirror_are_listed_through_cloudpathlib(tmp_path, monkeypatch):
+    """Real gs:// outputs go through cpg-utils' to_path (cloudpathlib). Here cloudpathlib's own local stand-in
+    for GCS (LocalGSClient: the same GSPath API over a folder) plays the bucket: the answers are the per-object
+    ones, and a folder of many outputs is listed once instead of asked about object by object."""
+    import cpg_utils
+    from cloudpathlib.local import LocalGSClient, LocalGSPath
+
+    client = LocalGSClient(local_storage_dir=tmp_path / "gcs")
+    for index in (3, 40, 77):
+        LocalGSPath(f"gs://cpg-test-web/fastqe/CPGAA{index}.html", client=client).write_text("x")
+    calls = {"exists": 0, "iterdir": 0}
+
+    class CountedPath(LocalGSPath):
+        def exists(self):
+            calls["exists"] += 1
+            return super().exists()
+
+        def iterdir(self):
+            calls["iterdir"] += 1
+            return super().iterdir()
+
+    monkeypatch.setattr(cpg_utils, "to_path", lambda uri: CountedPath(uri, client=client))
+    asked = [f"gs://cpg-test-web/fastqe/CPGAA{index}.html" for index in range(100)]
+    asked += [f"gs://cpg-test-web/nothing-here/CPGAA{index}.html" for index in range(50)]
+    exists = OutputExistence()
+    answers = [exists(uri) for uri in asked]
+    truth = [LocalGSPath(uri, client=client).exists() for uri in asked]
+    assert answers == truth and sum(answers) == 3
+    assert calls == {"exists": 2 * OutputExistence.LIST_AFTER, "iterdir": 2}
