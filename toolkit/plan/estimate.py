@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 __all__ = [
     "DEFAULT_PRICES",
     "Estimate",
+    "PlanEstimator",
     "PriceTable",
     "Throughput",
     "billed_cores",
@@ -172,3 +173,65 @@ def format_bytes(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TiB"
+
+
+class PlanEstimator:
+    """Time and cost per job to run, and in total (toolkit.plan.estimate): throughput learnt from the spec's
+    earlier runs in this project (each Analysis records its job's wall time and input bytes), else the spec's
+    ``estimate:`` hint (``spec``: a JobSpec), else unknown. Jobs (toolkit.plan.model.PlannedJob) are added one
+    at a time, as a spooled plan makes them."""
+
+    def __init__(self, spec, analyses: list[dict[str, Any]], prices: PriceTable) -> None:
+        samples = []
+        seen_runs: set[tuple] = set()
+        for analysis in analyses:
+            run = ((analysis.get("meta") or {}).get("provenance") or {}).get("run")
+            if not isinstance(run, dict):
+                continue
+            identity = (run.get("job"), run.get("finished"))
+            if identity in seen_runs:
+                continue  # one job registers several outputs: one sample
+            seen_runs.add(identity)
+            size, seconds = run.get("input_bytes"), run.get("wall_seconds")
+            if isinstance(size, (int, float)) and isinstance(seconds, (int, float)):
+                samples.append((int(size), float(seconds)))
+        model = fit_throughput(samples)
+        if model is None and spec.estimate is not None:
+            model = Throughput(spec.estimate.bytes_per_second, spec.estimate.seconds_per_job, 0, "spec estimate")
+        self.model, self.prices = model, prices
+        self.jobs, self.unknown = 0, 0
+        self.seconds, self.spot, self.on_demand = 0.0, 0.0, 0.0
+
+    def add(self, job) -> None:
+        """Estimate a job to run (others cost nothing) and count it in the totals."""
+        from toolkit.plan.model import Action
+
+        if job.action is not Action.RUN:
+            return
+        estimate = estimate_job(
+            cpu=job.resources.cpu, memory_bytes=job.resources.memory_bytes, storage_bytes=job.resources.storage_bytes,
+            input_bytes=job.unit.total_read_bytes, throughput=self.model, prices=self.prices,
+        )
+        object.__setattr__(job, "estimate", estimate)  # the plan's jobs are frozen; the estimate is theirs
+        self.jobs += 1
+        if estimate.seconds is None:
+            self.unknown += 1
+            return
+        self.seconds += estimate.seconds
+        self.spot += estimate.spot_cost or 0.0
+        self.on_demand += estimate.on_demand_cost or 0.0
+
+    def totals(self) -> dict[str, Any]:
+        known = self.jobs and self.unknown < self.jobs
+        prices = self.prices
+        return {
+            "jobs": self.jobs,
+            "jobs_unknown": self.unknown,
+            "seconds": round(self.seconds, 1) if known else None,
+            "spot_cost": round(self.spot, 4) if known else None,
+            "on_demand_cost": round(self.on_demand, 4) if known else None,
+            "currency": prices.currency,
+            "model": self.model.describe() if self.model else None,
+            "prices": {"source": prices.source, "read_on": prices.read_on, "spot_core_hour": prices.spot_core_hour,
+                       "on_demand_core_hour": prices.on_demand_core_hour},
+        }
