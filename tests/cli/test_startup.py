@@ -37,14 +37,16 @@ def test_the_program_freezes_the_collector_as_it_ends_and_a_caller_in_python_is_
     import gc
 
     import toolkit.cli as cli
+    from toolkit import process
 
     frozen = []
     monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(process, "AS_PROGRAM", False)  # main() sets it: restored after the test
     assert cli.main(["validate", SPEC]) == 0
-    assert frozen == []
+    assert frozen == [] and not process.AS_PROGRAM
     monkeypatch.setattr(sys, "argv", ["toolkit", "validate", SPEC])
     assert cli.main() == 0
-    assert frozen == [True]
+    assert frozen == [True] and process.AS_PROGRAM
     monkeypatch.setattr(sys, "argv", ["toolkit", "--version"])  # argparse ends it with SystemExit: still frozen
     with pytest.raises(SystemExit) as ended:
         cli.main()

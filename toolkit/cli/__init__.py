@@ -48,7 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one verb. ``argv`` None: called as the program (the ``toolkit`` script, ``python -m toolkit``),
-    whose process ends when this returns (see :func:`_ending_process`); a list: called from Python."""
+    whose process ends when this returns (toolkit.process, :func:`_ending_process`); a list: called from
+    Python."""
+    if argv is None:
+        from toolkit import process
+
+        process.AS_PROGRAM = True
     try:
         return _main(argv)
     finally:
