@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = str(REPO / "jobspecs" / "fastqe.yaml")
 
 HEAVY = {"hail", "hailtop", "docker", "metamist", "cpg_utils", "uvicorn", "starlette", "graphql", "requests",
          "matplotlib", "jinja2", "selenium"}
@@ -53,3 +59,45 @@ def test_the_quick_exit_waits_like_a_normal_exit_for_a_thread_still_working(tmp_
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert marker.read_text() == "done"
+
+
+def test_the_program_freezes_the_collector_as_it_ends_and_a_caller_in_python_is_left_alone(monkeypatch, capsys):
+    """Python's shutdown collects every live object several times (about 1 s once Hail is imported); called as
+    the program, main() freezes them first. Called with arguments (tests, scripts), it leaves the collector."""
+    import gc
+
+    import toolkit.cli as cli
+    from toolkit import process
+
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(process, "AS_PROGRAM", False)  # main() sets it: restored after the test
+    assert cli.main(["validate", SPEC]) == 0
+    assert frozen == [] and not process.AS_PROGRAM
+    monkeypatch.setattr(sys, "argv", ["toolkit", "validate", SPEC])
+    assert cli.main() == 0
+    assert frozen == [True] and process.AS_PROGRAM
+    monkeypatch.setattr(sys, "argv", ["toolkit", "--version"])  # argparse ends it with SystemExit: still frozen
+    with pytest.raises(SystemExit) as ended:
+        cli.main()
+    assert ended.value.code == 0
+    assert frozen == [True, True]
+    capsys.readouterr()
+
+
+def test_the_program_still_runs_its_exit_handlers_and_flushes_its_output():
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('atexit ran', flush=True))\n"
+        f"sys.argv = ['toolkit', 'validate', {SPEC!r}]\n"
+        "from toolkit.cli import main\n"
+        "import gc\n"
+        "code = main()\n"
+        "print('frozen', gc.get_freeze_count() > 0)\n"
+        "sys.stdout.write('unflushed tail')\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "frozen True" in done.stdout
+    assert "atexit ran" in done.stdout and "unflushed tail" in done.stdout

@@ -350,17 +350,19 @@ def gc_paused(*, freeze: bool = False):
     A plan (and a Hail batch) of 10,000 groups allocates hundreds of thousands of small objects that all stay
     alive; the collector would walk them over and over for nothing (about a third of the time at that size).
 
-    ``freeze``: for objects that live as long as the command (a plan): they are moved out of the collector's
-    sight (``gc.freeze``), else the first collection after the pause walks every one of them (0.2 s at 10,000
-    groups). Never for what is made again and again (a lane's one-job batches): a frozen garbage cycle is
-    never freed.
+    ``freeze``: for objects that live as long as the command (a plan): in the toolkit program
+    (toolkit.process) they are moved out of the collector's sight (``gc.freeze``), else the first collection
+    after the pause walks every one of them (0.2 s at 10,000 groups). Never for what is made again and again (a
+    lane's one-job batches): a frozen garbage cycle is never freed.
     """
+    from toolkit import process
+
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if freeze:
+        if freeze and process.AS_PROGRAM:
             gc.freeze()
         if was_enabled:
             gc.enable()
