@@ -34,6 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import wait_measured  # noqa: E402 - peak memory of the child itself
+
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "bench-test"
 
@@ -77,7 +80,7 @@ def run_measured(command: list[str], env: dict | None = None, cwd: Path | None =
     """Wall time, CPU time (user + system) and peak RSS of one child process."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
+    status, usage, peak_mb = wait_measured(process.pid)
     wall = time.perf_counter() - started
     stdout, stderr = process.stdout.read(), process.stderr.read()
     process.stdout.close()
@@ -85,7 +88,7 @@ def run_measured(command: list[str], env: dict | None = None, cwd: Path | None =
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command[:4])}... failed ({process.returncode}):\n{stderr[-3000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": peak_mb,
             "stdout": stdout}
 
 

@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import metadata_server  # noqa: E402 - the data of its sibling benchmark
 from metadata_server import write_seed  # noqa: E402
+from _measure import wait_measured  # noqa: E402 - peak memory of the child itself
 
 PROJECT = "sandbox-test"  # the embedded default's project: `toolkit plan` needs no --project or config
 GOALS = {  # issue 11's table: (seconds, MB)
@@ -58,13 +59,13 @@ def toolkit(root: Path, home: Path, *args: str) -> dict:
         started = time.perf_counter()
         process = subprocess.Popen([sys.executable, "-m", "toolkit", *args], env=environment(root, home), cwd=root,
                                    stdout=stdout, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
+        status, usage, peak_mb = wait_measured(process.pid)
         wall = time.perf_counter() - started
         stdout.seek(0)
         stderr.seek(0)
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"toolkit {' '.join(args)} failed:\n{stderr.read().decode()[-3000:]}")
-        return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
+        return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": peak_mb,
                 "stdout": stdout.read()}
 
 

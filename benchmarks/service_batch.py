@@ -31,6 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _measure import wait_measured  # noqa: E402 - peak memory of the child itself
+
 
 def child(side: str, groups: int) -> dict:
     from tests.backend.service_stand_in import service_dry_run, service_groups, service_plan
@@ -71,12 +73,12 @@ def measured(side: str, groups: int) -> dict:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
+    status, usage, peak_mb = wait_measured(process.pid)
     wall = time.perf_counter() - started
     stdout, stderr = process.stdout.read(), process.stderr.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{side} failed:\n{stderr[-3000:]}")
-    return {**json.loads(stdout.strip().splitlines()[-1]), "process_wall": wall, "rss_mb": usage.ru_maxrss / 1024}
+    return {**json.loads(stdout.strip().splitlines()[-1]), "process_wall": wall, "rss_mb": peak_mb}
 
 
 def main() -> None:
