@@ -72,9 +72,10 @@ def build(db_path: Path | None, host: str, port: int, gcs_mirror: Path | None, c
     service = Service(store, codec=codec, inspector=inspector)
     app = create_app(service, bind_host=host)
     # No proxy sits in front of this server: X-Forwarded-* headers are not for it to trust (and not parsing them,
-    # nor writing Server/Date headers, saves time on every request).
+    # nor writing Server/Date headers, saves time on every request). No WebSockets either (Metamist has none):
+    # uvicorn then does not import a WebSocket library at every start.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False,
-                            server_header=False, date_header=False)
+                            server_header=False, date_header=False, ws="none")
     return uvicorn.Server(config), sock, url, store, db_path
 
 
