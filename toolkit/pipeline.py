@@ -238,19 +238,11 @@ def display_url_locator() -> Callable[[str], str | None]:
     return lambda suffix: os.path.join(prefix, suffix)
 
 
-def _existence_check(settings: Settings) -> Callable[[str], bool]:
-    """Does an output exist already? Local paths on disk; gs:// through cloudpathlib (GCS).
-
-    ``[toolkit] gcs_mirror = DIR`` in the config answers gs://bucket/path from DIR/bucket/path instead: the
-    stand-in for GCS in tests and dry runs on machines without Google access.
-    """
-    mirror = (settings.config.get("toolkit") or {}).get("gcs_mirror")
-    return OutputExistence(mirror)
-
-
 class OutputExistence:
     """``exists(destination)`` for one plan: the first few outputs of a folder are looked up one by one, then
-    the folder is listed once and the rest are answered from the listing.
+    the folder is listed once and the rest are answered from the listing. Local paths on disk; gs:// through
+    cloudpathlib (GCS), or with ``[toolkit] gcs_mirror = DIR`` in the config from DIR/bucket/path: the stand-in
+    for GCS in tests and dry runs on machines without Google access.
 
     A plan of 100,000 groups asks for 200,000 outputs that mostly share one folder: locally that was 200,000
     ``stat`` calls (0.7 s); on GCS it would be 200,000 requests (cloudpathlib asks twice for an absent object:
@@ -423,7 +415,7 @@ def _prepare_plan(loaded, settings: Settings, *, sgids, params, execution, force
         spec_sha256=loaded.content_hash,
         output_location=location,
         display_url=display_url_locator(),
-        output_exists=_existence_check(settings),
+        output_exists=OutputExistence(mirror),
         existing_analyses=existing,
         params=params,
         tool_version=tool_version,

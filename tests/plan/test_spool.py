@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.cli._common import emit_json
 from toolkit.plan import make_plan
 from toolkit.spec import load_spec
 from toolkit.plan.model import Action
 from toolkit.plan.spool import JobSpool
 from toolkit.query.groups import Group, GroupSet, Read, Rejection
 
+from tests.cli.test_emit_json import emitted
 from tests.plan.test_plan import REPO, context, two_reads
 
 GIB = 1024**3
@@ -25,15 +23,6 @@ GIB = 1024**3
 @pytest.fixture(scope="module")
 def fastqe():
     return load_spec(REPO / "jobspecs" / "fastqe.yaml")
-
-
-def emitted(data) -> str:
-    saved, sys.stdout = sys.stdout, io.StringIO()
-    try:
-        emit_json(data)
-        return sys.stdout.getvalue()
-    finally:
-        sys.stdout = saved
 
 
 def spooled_plan(spec, groups, ctx):

@@ -143,7 +143,7 @@ def _is_lazy(value: Any, depth: int = _LAZY_DEPTH) -> bool:
 
 
 def _dumps(value: Any) -> bytes:
-    from toolkit.plan.spool import indented_json
+    from toolkit.plan.spool import indented_json  # here, not at the top: the plan stage is heavy for other verbs
 
     return indented_json(value)
 
