@@ -149,7 +149,7 @@ class Journal:
 def journal_for(spec_name: str) -> Journal:
     """The journal of ``spec_name`` in the current cpg-utils config's dataset (``[toolkit] gcs_mirror`` stands
     in for GCS, as everywhere)."""
-    from cpg_utils.config import ConfigError, get_config, output_path
+    from toolkit.cpg_config import ConfigError, current, output_path
 
     try:
         location = output_path(f"toolkit-runs/{spec_name}.jsonl", "tmp")
@@ -164,7 +164,7 @@ def journal_for(spec_name: str) -> Journal:
     if "://" not in location:
         local = location
     else:
-        mirror = (get_config().get("toolkit") or {}).get("gcs_mirror")
+        mirror = (current().get("toolkit") or {}).get("gcs_mirror")
         if mirror and location.startswith("gs://"):
             local = os.path.join(mirror, location[len("gs://"):])
     return Journal(location, local)

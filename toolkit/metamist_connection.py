@@ -3,9 +3,9 @@
 The client reads ``SM_URL`` / ``SM_ENVIRONMENT`` when ``metamist.configuration`` is imported (module globals)
 and again whenever a ``Configuration`` is built; ``SM_ENVIRONMENT`` must be exactly ``local`` to switch Google
 auth off. :func:`connect` therefore sets the environment *and*, when the client is already imported (by anyone),
-rewrites those module globals and drops the cached GraphQL clients; it then checks that a fresh configuration
-points where it should, and raises otherwise. Whatever the import order, a local run's request cannot reach
-production.
+rewrites those module globals and drops the cached GraphQL clients; a fresh configuration is then checked to
+point where it should (at once when the client is imported already, else before its first REST client is
+made), raising otherwise. Whatever the import order, a local run's request cannot reach production.
 
 Failures become toolkit errors: no answer at all -> :class:`MetadataUnreachable` (one line, fast: no minute-long
 retry loop), an error answer -> :class:`MetadataError` carrying the server's message.
@@ -79,7 +79,11 @@ def connect(url: str | None, *, local: bool) -> Connection:
         _repoint_imported_client(target)
         _current = Connection(url=target.rstrip("/"), local=local)
         _generation += 1
-        _verify(_current)
+        if "metamist.configuration" in sys.modules:
+            _verify(_current)
+        # Else the environment set above is what the client's import will read; _api_client checks it then.
+        # (Importing the client only to check it cost 0.7 s in commands that never use it: GraphQL goes
+        # through gql with the connection's URL, and the client imports cpg-utils and its cloud stack.)
         return _current
 
 
@@ -196,24 +200,17 @@ def _graphql_session(clients: _ThreadClients):
     return clients.graphql
 
 
-@functools.lru_cache(maxsize=2)
-def _bundled_schema(text: str):
-    """The parsed schema: building it takes about 0.2 s."""
-    from graphql import build_schema
-
-    return build_schema(text)
-
-
 @functools.lru_cache(maxsize=256)
 def _document(query_text: str):
     """The parsed query, validated against the schema bundled in the metamist package (what gql's client would
     do on every call, here once per query text). Raises graphql.GraphQLError."""
     from gql import gql
     from graphql import validate
-    from metamist.graphql import get_local_schema
+
+    from toolkit.metamist_types import bundled_schema
 
     document = gql(query_text)
-    errors = validate(_bundled_schema(get_local_schema()), document)
+    errors = validate(bundled_schema(), document)
     if errors:
         raise errors[0]
     return document
@@ -380,6 +377,7 @@ def _api_client(clients: _ThreadClients):
         from metamist.api_client import ApiClient
         from metamist.configuration import Configuration
 
+        _verify(clients.connection)
         configuration = Configuration(host=clients.connection.url)
         # Retry only failed connects (safe for PUT); a read retry could register an analysis twice.
         configuration.retries = urllib3.Retry(total=2, connect=2, read=0, status=0, backoff_factor=0.1)

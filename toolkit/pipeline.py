@@ -214,7 +214,7 @@ def output_locator() -> Callable[[str, str], str]:
     The category's prefix (bucket + output prefix) is looked up once per category: the same string
     ``output_path`` builds, without re-reading the config for each of thousands of groups.
     """
-    from cpg_utils.config import output_path
+    from toolkit.cpg_config import output_path
 
     prefixes: dict[str, str] = {}
 
@@ -229,7 +229,7 @@ def output_locator() -> Callable[[str, str], str]:
 
 def display_url_locator() -> Callable[[str], str | None]:
     """web suffix -> its URL (cpg-utils ``output_path(suffix, 'web_url')``), or None without a web_url."""
-    from cpg_utils.config import ConfigError, output_path
+    from toolkit.cpg_config import ConfigError, output_path
 
     try:
         prefix = output_path("", "web_url")

@@ -51,7 +51,7 @@ def analysis_type_diagnostics(loaded, known: tuple[str, ...], server: str) -> li
 
 def output_location_diagnostics(loaded, location: Callable[[str, str], str]) -> list[Diagnostic]:
     """``location(suffix, category)`` is the plan's output locator (cpg-utils ``output_path``)."""
-    from cpg_utils.config import ConfigError
+    from toolkit.cpg_config import ConfigError
     from toolkit.plan import registration_uri
 
     diagnostics = []
@@ -77,9 +77,9 @@ def output_location_diagnostics(loaded, location: Callable[[str, str], str]) -> 
 
 
 def _storage_categories() -> list[str]:
-    from cpg_utils.config import get_config
+    from toolkit.cpg_config import current
 
-    section = (get_config().get("storage") or {}).get("default") or {}
+    section = (current().get("storage") or {}).get("default") or {}
     return sorted(key for key, value in section.items() if isinstance(value, str) and key != "web_url")
 
 

@@ -181,13 +181,10 @@ def _port_is_free(port: int) -> bool:
 
 
 def activate_cpg_config(paths: list[str]) -> Any:
-    from cpg_utils import config as cpg_config
+    """The cpg-utils config of these files, for the toolkit and for cpg-utils (toolkit.cpg_config)."""
+    from toolkit import cpg_config
 
-    # cpg-utils caches config per process; a second run in one process (tests) must see the new file.
-    cpg_config._config_paths = []  # noqa: SLF001 (no public reset)
-    cpg_config._config = None  # noqa: SLF001
-    cpg_config.set_config_paths(paths)
-    return cpg_config.get_config()
+    return cpg_config.activate(paths)
 
 
 def _is_loopback(url: str) -> bool:
@@ -331,4 +328,6 @@ def _embedded_server(need_metamist: bool) -> Iterator[tuple[str, Path]]:
     try:
         yield server.url, home
     finally:
-        server.stop()
+        from toolkit import process
+
+        server.stop(wait=not process.AS_PROGRAM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,19 @@ def test_the_program_still_runs_its_exit_handlers_and_flushes_its_output():
     assert done.returncode == 0, done.stderr
     assert "frozen True" in done.stdout
     assert "atexit ran" in done.stdout and "unflushed tail" in done.stdout
+
+
+def test_plan_imports_neither_cpg_utils_nor_the_metamist_client(toolkit):
+    # Each costs 0.5-0.7 s (cpg_utils imports cloudpathlib's Azure, GCS and S3 clients; the metamist client
+    # imports cpg_utils): a plan reads the config through toolkit.cpg_config and asks Metamist through gql.
+    script = (
+        "import sys\n"
+        "from toolkit.cli import main\n"
+        f"code = main(['plan', {SPEC!r}, '--format', 'json'])\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'cpg_utils', 'cloudpathlib', 'metamist', "
+        "'hail'}), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=toolkit.env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.stderr.strip().splitlines()[-1] == "0 []", done.stderr[-2000:]
+    assert len(json.loads(done.stdout)["jobs"]) == 3  # the demo's three groups, planned all the same

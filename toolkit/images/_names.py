@@ -13,10 +13,10 @@ REGISTRY_CONFIG_PATH = ("toolkit", "image_registry")
 def _registry_from_cpg_config() -> str | None:
     if not os.environ.get("CPG_CONFIG_PATH"):
         return None
-    from cpg_utils.config import config_retrieve
+    from toolkit.cpg_config import retrieve
 
     try:
-        value = config_retrieve(list(REGISTRY_CONFIG_PATH), default=None)
+        value = retrieve(list(REGISTRY_CONFIG_PATH), default=None)
     except Exception:  # an unreadable config is reported by the verbs that need it, not here
         return None
     return str(value) if value else None

@@ -32,8 +32,15 @@ class RunningServer:
         self.store = store
         self.db_path = db_path
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, *, wait: bool = True) -> None:
+        """Stop serving. ``wait=False``: only ask the server to stop, for a process that ends next (the toolkit
+        program, toolkit.process): uvicorn's graceful shutdown waits out a 0.1 s tick and a fixed 0.1 s pause
+        for connections whose answers the command already has, and the store needs no closing to be safe:
+        each write was committed before its answer was sent (WAL), and the OS closes the file."""
         IN_PROCESS_URLS.discard(self.url)
+        if not wait:
+            self._server.should_exit = True
+            return
         if self._thread.is_alive():
             self._server.should_exit = True
             self._thread.join(timeout)

@@ -1,20 +1,13 @@
-"""Offline checks of ``inputs.query`` against the GraphQL schema bundled in the ``metamist`` package.
-
-The schema file is found without importing ``metamist`` (whose import reads the environment and pulls in
-its HTTP stack), and is built once per process.
-"""
+"""Offline checks of ``inputs.query`` against the GraphQL schema bundled in the ``metamist`` package
+(toolkit.metamist_types.bundled_schema: found without importing ``metamist``, built once per process)."""
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 from graphql import (
     DocumentNode,
     GraphQLError,
-    GraphQLSchema,
     GraphQLSyntaxError,
     ListTypeNode,
     NamedTypeNode,
@@ -22,33 +15,13 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     TypeNode,
-    build_schema,
     parse,
     validate,
 )
 from graphql.language import Lexer, Source, TokenKind
 
+from toolkit.metamist_types import bundled_schema
 from toolkit.spec.limits import MAX_QUERY_DEPTH, MAX_QUERY_TOKENS
-
-
-class SchemaUnavailable(Exception):
-    pass
-
-
-def schema_path() -> Path:
-    spec = importlib.util.find_spec("metamist")
-    if spec is None or not spec.submodule_search_locations:
-        raise SchemaUnavailable("the metamist package is not installed")
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / "graphql" / "schema.graphql"
-        if candidate.is_file():
-            return candidate
-    raise SchemaUnavailable("the metamist package has no graphql/schema.graphql")
-
-
-@functools.cache
-def metamist_schema() -> GraphQLSchema:
-    return build_schema(schema_path().read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -146,7 +119,7 @@ def check_query(text: str) -> QueryCheck:
         problem = QueryProblem(f"GraphQL syntax error: {message}", location.line if location else None,
                                location.column if location else None, 1)
         return QueryCheck([problem], {}, False)
-    problems = [_problem(error, "GraphQL: ") for error in validate(metamist_schema(), document)]
+    problems = [_problem(error, "GraphQL: ") for error in validate(bundled_schema(), document)]
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     variables: dict[str, QueryVariable] = {}
     if len(operations) != 1:

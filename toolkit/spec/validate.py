@@ -16,8 +16,8 @@ from typing import Any
 import jmespath
 from jmespath.exceptions import IncompleteExpressionError, JMESPathError, LexerError
 
-from toolkit.metamist_types import shipped_analysis_types
-from toolkit.spec._graphql import SchemaUnavailable, check_query
+from toolkit.metamist_types import SchemaUnavailable, shipped_analysis_types
+from toolkit.spec._graphql import check_query
 from toolkit.spec._shape import describe
 from toolkit.spec._source import Path_, SourceDocument
 from toolkit.spec._templates import SlotRules, check_template, command_placement_problems
