@@ -153,3 +153,27 @@ def test_the_environments_config_is_read_when_none_was_activated(tmp_path, monke
     assert cpg_config.retrieve(["toolkit", "image_registry"], default=None) is None
     with pytest.raises(cpg_config.ConfigError, match="no key toolkit"):
         cpg_config.retrieve(["toolkit", "image_registry"])
+
+
+def test_a_config_on_gcs_is_read_through_cpg_utils_as_cpg_utils_reads_it(tmp_path, monkeypatch):
+    """analysis-runner writes configs to gs://. They are read through cpg-utils' to_path (cloudpathlib); here
+    cloudpathlib's own local stand-in for GCS plays the bucket, for both readers."""
+    import cpg_utils
+    from cloudpathlib.local import LocalGSClient, LocalGSPath
+
+    client = LocalGSClient(local_storage_dir=tmp_path / "gcs")
+    on_gcs = "gs://cpg-config/fewgenomes/config.toml"
+    LocalGSPath(on_gcs, client=client).write_text(toml.dumps(BASE))
+    local = _write(tmp_path, "override.toml", {"workflow": {"output_prefix": "from/the/override"}})
+
+    def to_path(uri):
+        return LocalGSPath(uri, client=client) if uri.startswith("gs://") else Path(uri)
+
+    monkeypatch.setattr(cpg_utils, "to_path", to_path)
+    monkeypatch.setattr(cpg_utils_config, "to_path", to_path)
+    paths = [on_gcs, local]
+    assert cpg_config.read(paths) == cpg_utils_config.read_configs(paths)
+    assert cpg_config.output_path("x", "web", config=cpg_config.read(paths)) == \
+        "gs://cpg-fewgenomes-test-web/from/the/override/x"
+    with pytest.raises(ValueError, match="do not exist: gs://cpg-config/nope.toml"):
+        cpg_config.read(["gs://cpg-config/nope.toml"])
