@@ -357,16 +357,48 @@ def _fresh(path: str, since: float) -> bool:
 @contextlib.contextmanager
 def _stdout_to_stderr() -> Iterator[None]:
     """Hail's LocalBackend and the copy processes it starts print to file descriptor 1. The toolkit's stdout is
-    for results a script may read (or close early: `toolkit run ... | head`), so the batch writes to stderr."""
+    for results a script may read (or close early: `toolkit run ... | head`), so the batch writes to stderr,
+    through a pipe that drops blank lines: Hail's copy tool (``hailtop.aiotools.copy``, whose rich progress
+    display ends with a newline when it is not on a terminal) prints one for every job, between the run's
+    progress lines."""
     sys.stdout.flush()
     saved = os.dup(1)
-    os.dup2(2, 1)
+    read_end, write_end = os.pipe()
+    forwarder = threading.Thread(target=_forward_without_blank_lines, args=(read_end, 2), name="batch-output",
+                                 daemon=True)
+    forwarder.start()
+    os.dup2(write_end, 1)
+    os.close(write_end)
     try:
         yield
     finally:
         sys.stdout.flush()
-        os.dup2(saved, 1)
+        os.dup2(saved, 1)  # the last write end this process holds: the forwarder reads to the end and stops
         os.close(saved)
+        # A process the batch left behind may still hold the pipe: its output then goes on, in the background.
+        forwarder.join(timeout=2)
+
+
+def _forward_without_blank_lines(read_end: int, target: int) -> None:
+    """Copy ``read_end`` to ``target`` line by line until end of file, without lines that are only whitespace."""
+    with os.fdopen(read_end, "rb", buffering=0) as source:
+        pending = b""
+        while chunk := source.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            kept = b"".join(line + b"\n" for line in lines if line.strip())
+            if kept:
+                _write_all(target, kept)
+        if pending.strip():
+            _write_all(target, pending)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except OSError:  # stderr closed: the output has nowhere to go, and the batch must not block on it
+            return
 
 
 def _written_at(job: PlannedJob) -> float:
