@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -19,6 +23,29 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def metadata_serving(env: dict, port: int | None = None) -> Iterator[str]:
+    """``toolkit metadata serve`` in a process of its own (a Metamist that outlives each command), over the store
+    of ``env``'s toolkit home, on ``port`` (default: ``TOOLKIT_METADATA_PORT`` of ``env``'s toolkit). Yields its
+    URL once it answers; stops it afterwards."""
+    command = [sys.executable, "-m", "toolkit", "metadata", "serve"] + (["--port", str(port)] if port else [])
+    url = f"http://127.0.0.1:{port or env['TOOLKIT_METADATA_PORT']}"
+    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v1/project/", timeout=1)
+                break
+            except OSError:
+                assert server.poll() is None and time.time() < deadline, "metadata serve did not come up"
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @dataclass

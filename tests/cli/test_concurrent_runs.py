@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-import urllib.request
 from collections import Counter
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, metadata_serving
 from tests.cli.test_run import DEMO_GROUPS, in_own_process
 
 CHECKSUMS = "tests/data/jobspecs/checksums.yaml"
@@ -68,21 +66,7 @@ def test_runs_that_do_not_share_a_lock_converge_on_one_active_analysis_per_outpu
     """Two machines in effect: two toolkit homes (two lock folders), one Metamist, one set of buckets."""
     from toolkit.settings import embedded_config, write_toml
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "metadata", "serve", "--port", str(port)], cwd=REPO, env=toolkit.env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v1/project/", timeout=1)
-                break
-            except OSError:
-                assert server.poll() is None and time.time() < deadline, "metadata serve did not come up"
-                time.sleep(0.2)
+    with metadata_serving(toolkit.env, free_port()) as url:
         config = tmp_path / "shared.toml"
         write_toml(config, embedded_config(tmp_path / "shared", "sandbox-test", f"{url}/web", url))
         envs = [
@@ -93,9 +77,6 @@ def test_runs_that_do_not_share_a_lock_converge_on_one_active_analysis_per_outpu
         for done in runs:
             assert done.returncode == 0, done.stderr
         analyses = every_analysis(toolkit)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     active = [a for a in analyses if a["active"]]
     assert len(active) == 3 and len({a["output"] for a in active}) == 3, analyses
     assert {a["output"].rsplit("/", 1)[1] for a in active} == {f"{group}.md5" for group in DEMO_GROUPS}

@@ -8,16 +8,12 @@ which.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from tests.cli.test_concurrent_runs import CHECKSUMS, every_analysis
 from tests.cli.test_run import DEMO_GROUPS
-from tests.conftest import REPO, free_port
+from tests.conftest import free_port, metadata_serving
 from tests.registration.cutting_proxy import CuttingProxy
 
 
@@ -25,25 +21,8 @@ from tests.registration.cutting_proxy import CuttingProxy
 def served(toolkit):
     """``toolkit metadata serve`` in a process of its own: a Metamist that outlives each run."""
     toolkit.run("metadata", "demo")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "metadata", "serve", "--port", str(port)],
-        cwd=REPO, env=toolkit.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v1/project/", timeout=1)
-                break
-            except OSError:
-                assert server.poll() is None and time.time() < deadline, "metadata serve did not come up"
-                time.sleep(0.2)
+    with metadata_serving(toolkit.env, free_port()) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def run_against(toolkit, tmp_path, metamist_url: str, name: str, check: int):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, metadata_serving
 
 FASTQE = "jobspecs/fastqe.yaml"
 CHECKSUMS = "tests/data/jobspecs/checksums.yaml"
@@ -231,29 +231,11 @@ def test_force_reruns_and_replaces_the_analysis_keeping_one_active_per_output(to
 @pytest.mark.slow
 def test_a_metadata_server_of_another_home_on_the_port_does_not_receive_this_homes_registrations(toolkit, tmp_path):
     """`toolkit metadata serve` of another home holds TOOLKIT_METADATA_PORT: this run still talks to its own store."""
-    import time
-    import urllib.request
-
     other_env = {**toolkit.env, "TOOLKIT_HOME": str(tmp_path / "other-home")}
-    other = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "metadata", "serve"], env=other_env, cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{toolkit.url}/api/v1/project/", timeout=1)
-                break
-            except OSError:
-                assert time.time() < deadline, "metadata serve did not come up"
-                time.sleep(0.2)
+    with metadata_serving(other_env):
         plan = toolkit.json("plan", FASTQE, "--format", "json", "--execution", "host", "--sgids", "CPGLCL17")
         assert plan["jobs"][0]["outputs"]["report"]["display_url"].startswith(f"{toolkit.web_base_url}/")
         toolkit.run("run", CHECKSUMS, "--execution", "host", "--sgids", "CPGLCL17")
-    finally:
-        other.terminate()
-        other.wait(timeout=30)
     assert [a["sequencingGroups"][0]["id"] for a in analyses_via_graphql(toolkit)] == ["CPGLCL17"]
     other_toolkit = type(toolkit)(home=tmp_path / "other-home", port=toolkit.port, env=other_env)
     assert analyses_via_graphql(other_toolkit) == []

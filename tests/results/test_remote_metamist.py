@@ -8,34 +8,17 @@ local config's display URLs pointed at `<SM_URL>/web/...`, a route real Metamist
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
-from tests.conftest import REPO, Toolkit
+from tests.conftest import Toolkit, metadata_serving
 
 
 @pytest.fixture
 def remote_metamist(toolkit, tmp_path):
     env = {**toolkit.env, "TOOLKIT_HOME": str(tmp_path / "metamist-host")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "metadata", "serve", "--port", str(toolkit.port)],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{toolkit.url}/api/v1/project/", timeout=1)
-            break
-        except OSError:
-            assert time.time() < deadline, "the stand-in Metamist did not start"
-            time.sleep(0.2)
-    yield toolkit.url
-    server.terminate()
-    server.wait(timeout=30)
+    with metadata_serving(env, toolkit.port) as url:
+        yield url
 
 
 def test_report_and_display_urls_with_sm_url(toolkit: Toolkit, remote_metamist, tmp_path):
