@@ -65,9 +65,7 @@ def _read_text(path: str) -> str:
     if "://" in path:
         from cpg_utils import to_path
 
-        if not to_path(path).exists():
-            raise FileNotFoundError(path)
-        return to_path(path).read_text()
+        return to_path(path).read_text()  # a missing object: cloudpathlib's FileNotFoundError, one request
     with open(path, encoding="utf-8") as handle:
         return handle.read()
 

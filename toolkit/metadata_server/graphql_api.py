@@ -25,12 +25,10 @@ field is never answered with a silent null or an empty list.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 from collections import OrderedDict
 from collections.abc import Callable
 from operator import itemgetter
-from pathlib import Path
 
 from graphql import (
     GraphQLError,
@@ -55,21 +53,14 @@ from toolkit.metadata_server.limits import MAX_QUERY_TOKENS, QUERY_LIMIT_RULES
 from toolkit.metadata_server.outputs import render_outputs
 from toolkit.metadata_server.service import ENUMS, STATUS_FROM_GRAPHQL, STATUS_TO_GRAPHQL, Service
 from toolkit.metadata_server.store import StoreError
+from toolkit.metamist_types import schema_path
 
 UNSUPPORTED = "is not supported by the embedded metadata server (use a real Metamist for it)"
 
 
-def metamist_schema_path() -> Path:
-    """The schema file shipped inside the installed ``metamist`` package (found without importing it)."""
-    spec = importlib.util.find_spec("metamist")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the metamist package is not installed; it provides the GraphQL schema")
-    return Path(next(iter(spec.submodule_search_locations))) / "graphql" / "schema.graphql"
-
-
 @functools.lru_cache(maxsize=1)
 def load_schema() -> GraphQLSchema:
-    schema = build_schema(metamist_schema_path().read_text())
+    schema = build_schema(schema_path().read_text())  # the file the metamist client was made for
     _strict_json_scalar(schema)
     return schema
 
