@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
 import functools
 import math
 import os
@@ -1131,6 +1130,9 @@ class _Lookup(NamedTuple):
     # Command templates: where the value lands (toolkit.shell.Placement) and whether its slot is metadata.
     placement: Any = None
     from_metadata: bool = True
+    # The command as a whole does not parse: why no value's place can be checked. Reported after the value's own
+    # placement problems, as the Jinja path (_put_values_in) reports it.
+    unparsed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1195,12 +1197,12 @@ def _placed_segments(segments: list[str | _Lookup]) -> list[str | _Lookup]:
             placed.append(segment)
             continue
         placement = placement_of.get(numbers[id(segment)])
-        if placement is not None and placement.problem is None and analysis.syntax_error is not None:
-            placement = dataclasses.replace(placement, problem=(
-                f"the command is {analysis.syntax_error[1]} (as the toolkit's shell parser reads it), so where "
-                "its values land cannot be checked"), advice="")
+        unparsed = None
+        if placement is not None and analysis.syntax_error is not None:
+            unparsed = (f"the command is {analysis.syntax_error[1]} (as the toolkit's shell parser reads it), so "
+                        "where its values land cannot be checked")
         placed.append(segment._replace(
-            placement=placement, from_metadata=segment.slot not in TRUSTED_SLOTS
+            placement=placement, from_metadata=segment.slot not in TRUSTED_SLOTS, unparsed=unparsed
         ))
     return placed
 
@@ -1253,7 +1255,7 @@ def _render_simple(
         if type(segment) is str:
             parts.append(segment)
             continue
-        slot, steps, lineno, first, rest, placement, from_metadata = segment
+        slot, steps, lineno, first, rest, placement, from_metadata, unparsed = segment
         try:
             # The first step straight from the context when its result is what the slot object would give:
             # a read or an output path, or a field that _wrap leaves as it is.
@@ -1294,8 +1296,9 @@ def _render_simple(
             # The common case first: one text at the start of an argument, not starting with '-'. Placement
             # problems are reported after every value rendered, as the Jinja path finds them in the output.
             if placement is not None and misplaced is None:
-                if not (type(value) is str and placement.problem is None and value[:1] != "-"):
-                    problem = _simple_placement_problem(placement, value, from_metadata)
+                if not (type(value) is str and placement.problem is None and unparsed is None
+                        and value[:1] != "-"):
+                    problem = _simple_placement_problem(placement, value, from_metadata, unparsed)
                     if problem:
                         misplaced = (problem, lineno)
         except _TEMPLATE_FAILURES as error:
@@ -1311,13 +1314,13 @@ def _render_simple(
     return text
 
 
-def _simple_placement_problem(placement: Any, value: Any, from_metadata: bool) -> str | None:
+def _simple_placement_problem(placement: Any, value: Any, from_metadata: bool, unparsed: str | None) -> str | None:
     if placement.problem:
         return _placement_problem(placement, (), True)
     if isinstance(value, (_Slots, Mapping)) or value is None:
-        return None  # the finalizer says what is wrong with it
+        return unparsed  # the finalizer says what is wrong with the value itself
     words = tuple(_as_text(item) for item in value) if _is_word_list(value) else (_as_text(value),)
-    return _placement_problem(placement, words, not from_metadata)
+    return _placement_problem(placement, words, not from_metadata) or unparsed
 
 
 def _simple_finalize_shell(value: Any) -> str:

@@ -472,6 +472,8 @@ _RENDERERS = {
 )
 @example(template="a\n{{ group\n.nope }}", context=_context(), renderer="text")
 @example(template="{{ reads }}{{ group.lanes }}{{ group.meta }}", context=_context(), renderer="command")
+# A command that does not parse, and a value the wrong number of words: both paths name the value's problem first.
+@example(template="|>{{reads}}", context=_context(reads=[]), renderer="command")
 @example(
     template="t {{ reads[0] }}{{ group.id }} {{ reads }}",
     context=_context(reads=["__RESOURCE_FILE__7", "__RESOURCE_FILE__7"], group={"id": "1"}),
