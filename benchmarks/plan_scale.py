@@ -1,12 +1,13 @@
 """Benchmark: planning at scale, whole process as a user runs it (prints numbers; not a test).
 
     .venv/bin/python benchmarks/plan_scale.py [--groups 10000 100000] [--done-groups 10000]
-                                              [--baseline-ref f666157] [--no-baseline]
+                                              [--baseline-ref f666157] [--no-baseline] [--repeat 3]
 
 First the floor: starting Python and importing what `toolkit plan` imports before it does any work (its
 stages, the embedded server, the GraphQL client; best of 5).
 For each ``--groups`` size it generates a project (one sample, one genome sequencing group, two gs:// reads
-per group; nothing is committed), then measures, each in a process of its own (wall, CPU, peak RSS):
+per group; nothing is committed), then measures, each in a process of its own (wall, CPU, peak RSS of the
+command and the processes it forks: benchmarks/_measure.py):
 
 * ``toolkit metadata load`` of the project's seed file into a fresh home;
 * ``toolkit plan jobspecs/fastqe.yaml --format json`` over the whole project (the output is checked: one job
@@ -15,7 +16,9 @@ per group; nothing is committed), then measures, each in a process of its own (w
   (the plan's own registrations, with their reuse keys; the files in place), then ``toolkit plan`` again,
   which must find every job done and plan 0 to run.
 
-Baseline, in the same run and on the same data: the same commands with the toolkit of ``--baseline-ref``
+Each plan is measured ``--repeat`` times, the baseline's and this checkout's runs taking turns (this machine's
+speed drifts by 10-30% within minutes): the row shows the median wall time (and the fastest), the largest
+memory. Baseline, in the same run and on the same data: the same commands with the toolkit of ``--baseline-ref``
 (default f666157, the last commit before the scale work of issue 11), checked out with ``git worktree`` into
 a temporary folder and run with this virtualenv.
 """
@@ -105,6 +108,15 @@ def checked_plan(result: dict, groups: int, *, done: bool) -> None:
     result["stdout"] = b""  # tens of MB: not kept
 
 
+def median(results: list[dict] | None) -> dict | None:
+    """The run of median wall time, with the fastest wall time and the largest memory of all the runs."""
+    if not results:
+        return None
+    ordered = sorted(results, key=lambda result: result["wall"])
+    return {**ordered[(len(ordered) - 1) // 2], "fastest": ordered[0]["wall"], "runs": len(ordered),
+            "rss_mb": max(result["rss_mb"] for result in results)}
+
+
 def row(step: str, groups: int, baseline: dict | None, now: dict) -> None:
     goal = GOALS.get((step, groups))
     goal_text = "" if goal is None else f"goal <= {goal[0]:g} s" + (f", <= {goal[1]} MB" if goal[1] else "")
@@ -112,11 +124,12 @@ def row(step: str, groups: int, baseline: dict | None, now: dict) -> None:
                                   else "  NOT met")
 
     def cell(result):
-        return f"{result['wall']:6.2f} s wall {result['cpu']:6.2f} s cpu {result['rss_mb']:6.0f} MB"
+        fastest = f" (fastest {result['fastest']:.2f}, {result['runs']} runs)" if result.get("runs", 1) > 1 else ""
+        return f"{result['wall']:6.2f} s wall{fastest} {result['cpu']:6.2f} s cpu {result['rss_mb']:6.0f} MB"
 
     before = cell(baseline) if baseline else "-"
     ratio = f"{now['wall'] / baseline['wall']:.2f}x" if baseline else ""
-    print(f"{step:6} {groups:>7,}  baseline {before:40}  now {cell(now):40} {ratio:>6}  {goal_text}{met}", flush=True)
+    print(f"{step:6} {groups:>7,}  baseline {before:62}  now {cell(now):62} {ratio:>6}  {goal_text}{met}", flush=True)
 
 
 FLOOR_IMPORTS = "import toolkit.cli.plan, toolkit.pipeline, toolkit.metadata_server.runner, gql.transport.requests"
@@ -142,6 +155,7 @@ def main() -> None:
     parser.add_argument("--done-groups", type=int, nargs="*", default=[10_000])
     parser.add_argument("--baseline-ref", default="f666157")
     parser.add_argument("--no-baseline", action="store_true", help="only this checkout")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each plan (median shown)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="plan-scale-"))
@@ -172,21 +186,28 @@ def main() -> None:
             row("load", groups, results.get("baseline"), results["now"])
             if groups in args.groups or groups in args.done_groups:
                 plans = {}
-                for label, home in homes.items():
-                    root = REPO if label == "now" else baseline_root
-                    results[label] = toolkit(root, home, "plan", "jobspecs/fastqe.yaml", "--format", "json")
-                    if groups in args.done_groups:
-                        plans[label] = json.loads(results[label]["stdout"])
-                    checked_plan(results[label], groups, done=False)
+                measured: dict[str, list[dict]] = {label: [] for label in homes}
+                for turn in range(args.repeat if groups in args.groups else 1):
+                    for label, home in homes.items():
+                        root = REPO if label == "now" else baseline_root
+                        result = toolkit(root, home, "plan", "jobspecs/fastqe.yaml", "--format", "json")
+                        if turn == 0 and groups in args.done_groups:
+                            plans[label] = json.loads(result["stdout"])
+                        checked_plan(result, groups, done=False)
+                        measured[label].append(result)
                 if groups in args.groups:
-                    row("plan", groups, results.get("baseline"), results["now"])
+                    row("plan", groups, median(measured.get("baseline")), median(measured["now"]))
             if groups in args.done_groups:
                 for label, home in homes.items():
                     register_everything(home, plans.pop(label))
-                    root = REPO if label == "now" else baseline_root
-                    results[label] = toolkit(root, home, "plan", "jobspecs/fastqe.yaml", "--format", "json")
-                    checked_plan(results[label], groups, done=True)
-                row("reuse", groups, results.get("baseline"), results["now"])
+                measured = {label: [] for label in homes}
+                for _ in range(args.repeat):
+                    for label, home in homes.items():
+                        root = REPO if label == "now" else baseline_root
+                        result = toolkit(root, home, "plan", "jobspecs/fastqe.yaml", "--format", "json")
+                        checked_plan(result, groups, done=True)
+                        measured[label].append(result)
+                row("reuse", groups, median(measured.get("baseline")), median(measured["now"]))
             for home in homes.values():
                 shutil.rmtree(home, ignore_errors=True)
     finally:

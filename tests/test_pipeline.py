@@ -97,3 +97,13 @@ def test_gs_outputs_without_a_mirror_are_listed_through_cloudpathlib(tmp_path, m
     truth = [LocalGSPath(uri, client=client).exists() for uri in asked]
     assert answers == truth and sum(answers) == 3
     assert calls == {"exists": 2 * OutputExistence.LIST_AFTER, "iterdir": 2}
+
+
+def test_what_is_looked_up_on_this_machine_decides_whether_a_plan_may_fork(tmp_path):
+    """A plan is made in two processes only when no output lookup would go to the network from the child
+    (toolkit.pipeline: OutputExistence.looks_locally)."""
+    plain, mirrored = OutputExistence(), OutputExistence(str(tmp_path))
+    assert plain.looks_locally(str(tmp_path / "web" / "x.html"))
+    assert not plain.looks_locally("gs://cpg-sandbox-test-web/x.html")
+    assert mirrored.looks_locally("gs://cpg-sandbox-test-web/x.html")
+    assert not mirrored.looks_locally("s3://elsewhere/x.html")

@@ -154,6 +154,17 @@ def _thread_clients() -> _ThreadClients:
     return clients
 
 
+def _forget_clients_in_child() -> None:
+    """In a forked child: this thread's clients hold the parent's connections (the same sockets); drop them
+    unclosed (closing could end the parent's connection), so a request made here opens its own."""
+    global _per_thread
+    _per_thread = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_clients_in_child)
+
+
 def release_thread_clients() -> None:
     """Close the calling thread's clients now: a worker thread that is about to end calls this, rather than
     leaving its connections open until the garbage collector finds them."""
@@ -161,6 +172,14 @@ def release_thread_clients() -> None:
     if clients is not None:
         _per_thread.clients = None
         clients.close()
+
+
+def call_then_release(function, *args):
+    """``function(*args)``, then :func:`release_thread_clients`: for the last call of a worker thread."""
+    try:
+        return function(*args)
+    finally:
+        release_thread_clients()
 
 
 def _bearer(connection: Connection) -> str | None:

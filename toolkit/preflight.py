@@ -101,7 +101,8 @@ query ToolkitKnownGroups($project: String!, $ids: [String!]!) {
 _CHUNK = 5000  # ids per question: one SQL statement each on the server, far below any request size limit
 
 
-def registration_target_problems(project: str, jobs, known: frozenset[str] | None = None) -> dict[str, str]:
+def registration_target_problems(project: str, targets_by_job: dict[str, tuple[str, ...]],
+                                 known: frozenset[str] | None = None) -> dict[str, str]:
     """Job id -> why its outputs cannot be registered: a registration target that is not a sequencing group of
     the project (an id path that picks a sample's external id, a read file's name...). Metamist would refuse each
     registration after the job ran ("Invalid prefix..."); found here, the job is not run.
@@ -109,16 +110,13 @@ def registration_target_problems(project: str, jobs, known: frozenset[str] | Non
     Two questions: the server's sequencing-group prefix (a wrong shape needs no lookup), then which of the
     well-shaped ids the project has (active ones, as a query lists them by default). ``known``: the project's
     active sequencing group ids, when the query stage listed them already; targets all among them need no
-    question. ``jobs``: the plan's (PlannedJob); only those that would register are looked at."""
+    question. ``targets_by_job``: job id -> the sequencing groups its outputs would be registered against, for
+    the jobs this run would register (a rerun with every output done asks nothing)."""
     import re
 
     from toolkit.metamist_connection import graphql_query
 
-    from toolkit.plan.model import Action
-
-    # Only what this run would register: a rerun with every output done asks nothing.
-    jobs = [job for job in jobs if job.action in (Action.RUN, Action.REGISTER)]
-    targets = {target for job in jobs for reg in job.registrations for target in reg.sequencing_group_ids}
+    targets = {target for job_targets in targets_by_job.values() for target in job_targets}
     if not targets or (known is not None and targets <= known):
         return {}
     prefix = graphql_query(SETTINGS_QUERY)["metamistSettings"]["sequencingGroupPrefix"]
@@ -130,8 +128,8 @@ def registration_target_problems(project: str, jobs, known: frozenset[str] | Non
         answer = graphql_query(KNOWN_GROUPS_QUERY, {"project": project, "ids": chunk})
         known.update(sg["id"] for sg in (answer.get("project") or {}).get("sequencingGroups") or [])
     problems = {}
-    for job in jobs:
-        unknown = sorted({t for reg in job.registrations for t in reg.sequencing_group_ids} - known)
+    for job_id, job_targets in targets_by_job.items():
+        unknown = sorted(set(job_targets) - known)
         if not unknown:
             continue
         from toolkit.text import shown
@@ -139,7 +137,7 @@ def registration_target_problems(project: str, jobs, known: frozenset[str] | Non
         listed = ", ".join(shown(target) for target in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
         why = "is not" if len(unknown) == 1 else "are not"
         shaped = all(shape.fullmatch(target) for target in unknown)
-        problems[job.id] = (
+        problems[job_id] = (
             f"its outputs would be registered against {listed}, which {why} "
             + (f"a sequencing group of project {project}" if shaped else
                f"a sequencing group id (Metamist's have the form {prefix}<number>)")

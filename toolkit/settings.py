@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from toolkit.errors import EnvironmentProblem, UsageError
+from toolkit.errors import EnvironmentProblem, MetadataUnreachable, UsageError
 
 DEFAULT_METADATA_PORT = 8417
 LOCAL_HOST = "127.0.0.1"
@@ -316,7 +316,10 @@ def _embedded_server(need_metamist: bool) -> Iterator[tuple[str, Path]]:
     Each command talks to a server it started itself, so no run depends on another process staying up (the
     store is one SQLite file, safe across processes), and no command reaches another home's server.
     """
-    from toolkit.metadata_server import default_db_path, default_home, ensure_demo_loaded, start_server
+    from toolkit import process
+    from toolkit.metadata_server import (
+        default_db_path, default_home, ensure_demo_loaded, start_server, start_server_process,
+    )
 
     home = default_home()
     if not need_metamist:
@@ -324,10 +327,18 @@ def _embedded_server(need_metamist: bool) -> Iterator[tuple[str, Path]]:
         return
     db_path = default_db_path()
     ensure_demo_loaded(db_path)
-    server = start_server(db_path=db_path, host=LOCAL_HOST, port=0)
+    # The program's server runs in a process of its own (its answers are computed on another core while this
+    # one works); Python callers (tests, scripts) keep it in a thread of theirs and fork nothing.
+    server = (start_server_process(db_path=db_path, host=LOCAL_HOST, port=0) if process.AS_PROGRAM else None) \
+        or start_server(db_path=db_path, host=LOCAL_HOST, port=0)
     try:
         yield server.url, home
+    except MetadataUnreachable:
+        if getattr(server, "alive", lambda: True)():
+            raise
+        raise EnvironmentProblem(
+            "the embedded metadata server stopped unexpectedly (what it said, if anything, is above)",
+            hint="rerun the command; if it happens again, rerun with TOOLKIT_DEBUG=1 and report it",
+        ) from None
     finally:
-        from toolkit import process
-
         server.stop(wait=not process.AS_PROGRAM)

@@ -656,10 +656,12 @@ def stop_jobs(grace: float = 5.0) -> Stopped:
     """Stop the containers this process labelled, then every process it started (SIGTERM, then SIGKILL)."""
     import psutil
 
+    from toolkit.process import HELPER_PIDS
+
     stopped = Stopped(containers=_kill_labelled_containers())
     me = psutil.Process()
     for _ in range(3):  # a shell can start its next command while the first round stops the current one
-        children = me.children(recursive=True)
+        children = [child for child in me.children(recursive=True) if child.pid not in HELPER_PIDS]
         if not children:
             break
         for child in children:

@@ -3,6 +3,8 @@
 Public surface (heavy imports - starlette, uvicorn, graphql-core - happen only when these are called)::
 
     start_server(db_path=None, host="127.0.0.1", port=0, gcs_mirror=None) -> RunningServer
+    start_server_process(db_path=None, host=..., port=0, gcs_mirror=None) -> ServerProcess | None
+                                                           # ... forked, in a process of its own (None: cannot fork)
     load_dataset(path, db_path=None) -> LoadSummary        # seed.json format or CSV sample sheet
     load_demo(db_path=None) -> LoadSummary                 # the bundled sandbox-test project
     load_demo_once(db_path=None) -> LoadSummary | None     # ... or None when it is loaded already
@@ -24,10 +26,11 @@ from toolkit.metadata_server._paths import default_db_path, default_home
 
 if TYPE_CHECKING:
     from toolkit.metadata_server.loader import LoadSummary
-    from toolkit.metadata_server.runner import RunningServer
+    from toolkit.metadata_server.runner import RunningServer, ServerProcess
 
 __all__ = [
     "start_server",
+    "start_server_process",
     "load_dataset",
     "load_demo",
     "load_demo_once",
@@ -47,6 +50,19 @@ def start_server(db_path: Path | None = None, host: str = "127.0.0.1", port: int
     from toolkit.metadata_server.runner import start_server as _start
 
     return _start(db_path=db_path, host=host, port=port, gcs_mirror=gcs_mirror)
+
+
+def start_server_process(db_path: Path | None = None, host: str = "127.0.0.1", port: int = 0,
+                         gcs_mirror: Path | None = None) -> ServerProcess | None:
+    """Start the server in a child process forked from this one, so that its work runs beside the caller's
+    on another core; None where forking is not safe (another thread is running) or not available. For a
+    process that is about to do a lot of its own work with the server's answers: the toolkit program."""
+    from toolkit.metadata_server import runner
+    from toolkit.process import can_fork
+
+    if not can_fork():
+        return None
+    return runner.start_server_process(db_path=db_path, host=host, port=port, gcs_mirror=gcs_mirror)
 
 
 def load_dataset(path, db_path: Path | None = None) -> LoadSummary:
@@ -77,8 +93,9 @@ def ensure_demo_loaded(db_path: Path | None = None) -> bool:
 
 
 def serves_in_this_process(url: str) -> bool:
-    """Is ``url`` a server that this process runs in a background thread (:func:`start_server`, as ``toolkit
-    run`` starts the embedded server)? Its requests and the client's then share one interpreter lock."""
+    """Is ``url`` a server that this process runs in a background thread (:func:`start_server`, as Python callers
+    of the toolkit start the embedded server)? Its requests and the client's then share one interpreter lock.
+    (The ``toolkit`` program's own server runs in a process of its own: :func:`start_server_process`.)"""
     import sys
 
     runner = sys.modules.get("toolkit.metadata_server.runner")  # not imported: no server started here

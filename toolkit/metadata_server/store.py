@@ -226,7 +226,17 @@ class Store:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._create_schema()
+        try:
+            self._create_schema()
+        except sqlite3.DatabaseError as error:  # not a database, damaged, or not ours to open
+            self.close()
+            from toolkit.errors import EnvironmentProblem
+
+            raise EnvironmentProblem(
+                f"the metadata store {self.path} cannot be opened: {error}",
+                hint="if it is damaged or not a toolkit store, move it aside: the next command starts a new one "
+                "with the demo project (then `toolkit metadata load` your data again)",
+            ) from None
 
     # -- connections -------------------------------------------------------------------------------------
 

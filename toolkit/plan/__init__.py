@@ -14,7 +14,8 @@ import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from array import array
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from toolkit import __version__
 from toolkit.errors import MetadataError
@@ -27,7 +28,7 @@ from toolkit.query.groups import Group, GroupSet, Read, Rejection
 from toolkit.text import shown
 from toolkit.spec.models import JobSpec, ResourcesSection, parse_size
 
-__all__ = ["Action", "Plan", "PlannedJob", "PlanContext", "make_plan", "resolve_resources", "registration_uri"]
+__all__ = ["Action", "JobSink", "Plan", "PlannedJob", "PlanContext", "make_plan", "resolve_resources", "registration_uri"]
 
 GIB = 1024**3
 
@@ -368,15 +369,47 @@ def gc_paused(*, freeze: bool = False):
             gc.enable()
 
 
+class JobSink(Protocol):
+    """Where the jobs of a spooled plan go (``make_plan``'s ``keep``), one at a time in plan order; and how a
+    share of them made in another process joins the rest (see :func:`make_plan`)."""
+
+    def __call__(self, job: PlannedJob) -> None: ...
+
+    def share(self) -> JobSink:
+        """An empty sink of the same kind, made before the fork, filled by the child."""
+
+    def tally(self) -> Any:
+        """In the child, once its jobs are in: what :meth:`absorb` needs, picklable."""
+
+    def absorb(self, share: JobSink, tally: Any) -> None:
+        """In the parent, after its own jobs: the child's, as if this sink had been given them next."""
+
+    def close(self) -> None:
+        """A share that is not absorbed (its half is planned again here) is closed."""
+
+
+# A share of the jobs is made in a child process only when there are this many units or more: below, the fork
+# and the join cost more than half the planning saves (~90 us a job).
+PARALLEL_MIN_UNITS = 2000
+
+
 def make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext,
-              keep: Callable[[PlannedJob], None] | None = None) -> Plan:
+              keep: Callable[[PlannedJob], None] | JobSink | None = None, *, processes: int = 1) -> Plan:
     """The plan of ``spec`` over ``groups``. ``keep``: what to do with each job once planned, in plan order,
-    instead of holding it in ``plan.jobs`` (``plan --format json`` encodes it into a spool and drops it)."""
+    instead of holding it in ``plan.jobs`` (``plan --format json`` encodes it into a spool and drops it).
+
+    ``processes=2`` with a :class:`JobSink` ``keep`` (and at least PARALLEL_MIN_UNITS jobs, and
+    toolkit.process.can_fork): the second half of the jobs is planned in a forked child while this process
+    plans the first; the sink then takes the child's share after its own. The plan is the same, job for job and
+    byte for byte, as one process makes: should the child fail, or a destination of its share be one of this
+    process's (an error the plan must report as one process would), its half is planned here again. Nothing in
+    the child may reach the network: the caller asks for two processes only when outputs are looked up locally.
+    """
     with gc_paused():
-        return _make_plan(spec, groups, ctx, keep)
+        return _make_plan(spec, groups, ctx, keep, processes)
 
 
-def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext, keep: Callable[[PlannedJob], None] | None) -> Plan:
+def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext, keep, processes: int) -> Plan:
     plan = Plan(
         spec_name=spec.name,
         spec_path=ctx.spec_path,
@@ -398,14 +431,70 @@ def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext, keep: Callable
             plan.skipped.append(Rejection(group.id, problem))
         else:
             usable.append(group)
+    units = expand_units(spec, usable, ctx.project)
     seen_destinations: dict[str, str] = {}
+    sink = keep or plan.jobs.append
+    later = None
+    if (processes > 1 and hasattr(keep, "share") and len(units) >= PARALLEL_MIN_UNITS):
+        from toolkit.process import ForkedCall, can_fork
+
+        if can_fork():
+            half = len(units) // 2
+            units, theirs = units[:half], units[half:]
+            share = keep.share()
+            later = theirs, share, ForkedCall(lambda: _child_share(spec, theirs, ctx, share))
+    try:
+        unsized = _plan_units(spec, units, ctx, sink, plan.skipped, seen_destinations)
+    except BaseException:
+        if later is not None:
+            later[2].cancel()
+            later[1].close()
+        raise
+    if later is not None:
+        theirs, share, child = later
+        from toolkit.process import ChildFailed
+
+        try:
+            skipped, child_unsized, destinations, tally = child.result()
+            collides = bool(set(destinations).intersection(map(hash, seen_destinations)))
+        except ChildFailed:
+            collides = True
+        if collides:  # plan that half here: whatever went wrong there is found, and said, as in one process
+            share.close()
+            unsized += _plan_units(spec, theirs, ctx, sink, plan.skipped, seen_destinations)
+        else:
+            keep.absorb(share, tally)
+            plan.skipped.extend(skipped)
+            unsized += child_unsized
+    if unsized:
+        listed = ", ".join(unsized[:5]) + (f" and {len(unsized) - 5} more" if len(unsized) > 5 else "")
+        plan.warnings.append(
+            f"storage: auto, but Metamist records no read sizes for {listed}: those jobs get only "
+            f"resources.storage_floor ({spec.resources.storage_floor})"
+        )
+    return plan
+
+
+def _child_share(spec: JobSpec, units: list[WorkUnit], ctx: PlanContext, share: JobSink) -> tuple:
+    """In the forked child: plan ``units`` into ``share``; answers what the parent joins (the destinations as
+    hashes: the parent only needs to know whether one of them is also one of its own, and confirms a match by
+    planning the half itself)."""
+    skipped: list[Rejection] = []
+    destinations: dict[str, str] = {}
+    unsized = _plan_units(spec, units, ctx, share, skipped, destinations)
+    return skipped, unsized, array("q", map(hash, destinations)), share.tally()
+
+
+def _plan_units(spec: JobSpec, units: Iterable[WorkUnit], ctx: PlanContext, keep, skipped: list[Rejection],
+                seen_destinations: dict[str, str]) -> list[str]:
+    """Plan each unit into ``keep``; a unit whose values cannot be rendered is added to ``skipped``. Answers
+    the ids of the jobs whose storage could not be sized."""
     unsized: list[str] = []
-    keep = keep or plan.jobs.append
-    for unit in expand_units(spec, usable, ctx.project):
+    for unit in units:
         try:
             job = _plan_one(spec, unit, ctx)
         except RenderError as error:
-            plan.skipped.append(Rejection(unit.id, error.message))
+            skipped.append(Rejection(unit.id, error.message))
             continue
         for out in job.outputs.values():
             other = seen_destinations.setdefault(out.destination, unit.id)
@@ -428,10 +517,4 @@ def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext, keep: Callable
         if "unknown" in job.resources.storage_reason:
             unsized.append(job.id)
         keep(job)
-    if unsized:
-        listed = ", ".join(unsized[:5]) + (f" and {len(unsized) - 5} more" if len(unsized) > 5 else "")
-        plan.warnings.append(
-            f"storage: auto, but Metamist records no read sizes for {listed}: those jobs get only "
-            f"resources.storage_floor ({spec.resources.storage_floor})"
-        )
-    return plan
+    return unsized

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from array import array
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -199,8 +200,35 @@ class PlanEstimator:
         if model is None and spec.estimate is not None:
             model = Throughput(spec.estimate.bytes_per_second, spec.estimate.seconds_per_job, 0, "spec estimate")
         self.model, self.prices = model, prices
+        self._start()
+
+    def _start(self) -> None:
         self.jobs, self.unknown = 0, 0
-        self.seconds, self.spot, self.on_demand = 0.0, 0.0, 0.0
+        # Each job's figures, summed at the end with math.fsum: exact, so the totals do not depend on the order
+        # the jobs were added in (a large plan is made in two processes, toolkit.plan, and joined).
+        self._seconds: array = array("d")
+        self._spot: array = array("d")
+        self._on_demand: array = array("d")
+
+    def part(self) -> PlanEstimator:
+        """An estimator with this one's model and prices and no jobs yet: for a share of the plan's jobs made
+        elsewhere (another process), whose :meth:`tally` this one then :meth:`absorb`\ s."""
+        part = object.__new__(PlanEstimator)
+        part.model, part.prices = self.model, self.prices
+        part._start()
+        return part
+
+    def tally(self) -> tuple:
+        """What :meth:`absorb` takes: the jobs counted and each one's figures."""
+        return self.jobs, self.unknown, self._seconds, self._spot, self._on_demand
+
+    def absorb(self, tally: tuple) -> None:
+        jobs, unknown, seconds, spot, on_demand = tally
+        self.jobs += jobs
+        self.unknown += unknown
+        self._seconds.extend(seconds)
+        self._spot.extend(spot)
+        self._on_demand.extend(on_demand)
 
     def add(self, job) -> None:
         """Estimate a job to run (others cost nothing) and count it in the totals."""
@@ -217,9 +245,9 @@ class PlanEstimator:
         if estimate.seconds is None:
             self.unknown += 1
             return
-        self.seconds += estimate.seconds
-        self.spot += estimate.spot_cost or 0.0
-        self.on_demand += estimate.on_demand_cost or 0.0
+        self._seconds.append(estimate.seconds)
+        self._spot.append(estimate.spot_cost or 0.0)
+        self._on_demand.append(estimate.on_demand_cost or 0.0)
 
     def totals(self) -> dict[str, Any]:
         known = self.jobs and self.unknown < self.jobs
@@ -227,9 +255,9 @@ class PlanEstimator:
         return {
             "jobs": self.jobs,
             "jobs_unknown": self.unknown,
-            "seconds": round(self.seconds, 1) if known else None,
-            "spot_cost": round(self.spot, 4) if known else None,
-            "on_demand_cost": round(self.on_demand, 4) if known else None,
+            "seconds": round(math.fsum(self._seconds), 1) if known else None,
+            "spot_cost": round(math.fsum(self._spot), 4) if known else None,
+            "on_demand_cost": round(math.fsum(self._on_demand), 4) if known else None,
             "currency": prices.currency,
             "model": self.model.describe() if self.model else None,
             "prices": {"source": prices.source, "read_on": prices.read_on, "spot_core_hour": prices.spot_core_hour,

@@ -73,19 +73,21 @@ class ReuseKey:
         return "sha256:" + hashlib.sha256(canonical_json(parts)).hexdigest()
 
 
-_INT64 = range(-(2**63), 2**64)  # what orjson writes as integers
+_INT_MIN, _INT_END = -(2**63), 2**64  # the integers orjson writes
 
 
 def _plain(value: Any) -> bool:
-    """Strings, booleans, None, integers orjson writes, and lists and str-keyed mappings of them."""
-    if value is None or isinstance(value, (str, bool)):
+    """Strings, booleans, None, integers orjson writes, and lists, tuples and str-keyed dicts of them: exact types
+    only (a subclass may encode differently, and takes the standard library: the definition of the bytes)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
         return True
-    if isinstance(value, int):
-        return value in _INT64
-    if isinstance(value, (list, tuple)):
+    if kind is int:
+        return _INT_MIN <= value < _INT_END
+    if kind is dict:
+        return all(type(key) is str and _plain(item) for key, item in value.items())
+    if kind is list or kind is tuple:
         return all(_plain(item) for item in value)
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
     return False
 
 

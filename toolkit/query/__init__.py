@@ -6,9 +6,10 @@ local run against the embedded server and a production run share this code path.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from toolkit.errors import MetadataError, UsageError
 from toolkit.query.groups import Group, GroupSet, Read, Rejection, extract_groups
@@ -137,6 +138,31 @@ def _pages(spec: JobSpec, request: QueryRequest, variables: dict[str, Any]) -> t
     return [{**variables, name: ids[start:start + size]} for start in range(0, len(ids), size)], ids
 
 
+def _answers(query: str, pages: list[dict[str, Any]]) -> Iterator[dict | MetadataError]:
+    """Each page's answer (or the MetadataError it met), in order. With several pages the next one is asked
+    for, in a thread, while the caller extracts this one: the server (a process of its own, or a remote
+    Metamist) works on it meanwhile. At most two pages' answers are held at once."""
+    from toolkit.metamist_connection import call_then_release, graphql_query
+
+    def ask(variables: dict[str, Any], last: bool) -> dict | MetadataError:
+        try:
+            return call_then_release(graphql_query, query, variables) if last else graphql_query(query, variables)
+        except MetadataError as error:
+            return error
+
+    if len(pages) == 1:
+        yield ask(pages[0], last=False)  # here, in the caller's thread: nothing to release
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-pages") as asker:
+        pending = asker.submit(ask, pages[0], False)
+        for index in range(len(pages)):
+            answer = pending.result()
+            if index + 1 < len(pages):
+                pending = asker.submit(ask, pages[index + 1], index + 2 == len(pages))
+            yield answer
+            del answer
+
+
 def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
     """Run the spec's query through the metamist client and extract its groups (and, for a chained spec, their
     inputs: the other spec's registered outputs).
@@ -144,8 +170,6 @@ def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
     A large project is asked in pages of its sequencing groups (page_size()); each page's answer is turned into
     groups, then dropped. Pages name disjoint sequencing groups, so one id found in two pages is two entries
     with one id, refused as within one answer."""
-    from toolkit.metamist_connection import graphql_query
-
     upstream = None
     if spec.inputs.from_jobspec is not None:
         upstream = fetch_upstream(request.project, spec.inputs.from_jobspec.name, spec.inputs.from_jobspec.output)
@@ -154,11 +178,9 @@ def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
     first_page_of: dict[str, Group] = {}
     position = 1
     pages, project_ids = _pages(spec, request, build_variables(spec, request))
-    for variables in pages:
-        try:
-            data = graphql_query(spec.inputs.query or CHAINED_QUERY, variables)
-        except MetadataError as error:
-            raise explain_metadata_error(error, request.project, request.sgids) from None
+    for data in _answers(spec.inputs.query or CHAINED_QUERY, pages):
+        if isinstance(data, MetadataError):
+            raise explain_metadata_error(data, request.project, request.sgids) from None
         if not isinstance(data, dict):
             raise MetadataError("Metamist returned no data for the spec's query")
         page = extract_groups(spec.inputs, data, upstream, first_position=position)

@@ -127,9 +127,10 @@ REQUESTS_AT_ONCE = 8
 
 
 def requests_at_once_for_current_server() -> int:
-    """``REQUESTS_AT_ONCE``, but 1 for an embedded server running in this process (as ``toolkit run`` starts
-    it): its work and ours share one interpreter lock, so requests sent at once only queue for it (measured:
-    one at a time is fastest there, 8 at once half again as slow)."""
+    """``REQUESTS_AT_ONCE``, but 1 for an embedded server running in a thread of this process (as Python callers
+    start it; the ``toolkit`` program forks it into a process of its own): its work and ours share one
+    interpreter lock, so requests sent at once only queue for it (measured: one at a time is fastest there, 8
+    at once half again as slow)."""
     from toolkit.metadata_server import serves_in_this_process
     from toolkit.metamist_connection import current
 
