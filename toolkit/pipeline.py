@@ -424,19 +424,21 @@ def _prepare_plan(loaded, settings: Settings, *, sgids, params, execution, force
 
     spec: JobSpec = loaded.model
     location = output_locator()
-    check_before_running(loaded, location, settings.metamist_url or "the configured Metamist")
     image = image_reference(loaded)
     mode, reason = choose_execution(settings, execution, image)
 
-    # Two questions are asked beside the groups' query, in threads of their own, since each mostly waits:
+    # Two questions are asked beside the checks and the groups' query, in threads of their own, since each
+    # mostly waits:
     # - the tool's version, part of the reuse key on the host (there is no image to name), so plan and run both
-    #   ask; the probe is another process (`docker run` for an image);
+    #   ask; the probe is another process (`docker run` for an image; FastQE's own start-up takes 0.4 s, the
+    #   longest part of planning the demo);
     # - the spec's earlier Analyses (reuse and estimates): Metamist answers it while the groups are extracted
     #   (at 10,000 groups done, 20,000 Analyses: ~0.3 s of the server's time).
     helpers = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="plan-helper")
     try:
         probed_version = helpers.submit(probe_tool_version, spec, image if mode == "container" else None) \
             if mode != "service" else None
+        check_before_running(loaded, location, settings.metamist_url or "the configured Metamist")
         earlier = helpers.submit(call_then_release, spec_analyses, settings.project, spec.name) \
             if spec.register else None
         progress(f"querying Metamist for project {settings.project}")

@@ -118,3 +118,20 @@ def test_plan_imports_neither_cpg_utils_nor_the_metamist_client(toolkit):
                           text=True, timeout=300)
     assert done.stderr.strip().splitlines()[-1] == "0 []", done.stderr[-2000:]
     assert len(json.loads(done.stdout)["jobs"]) == 3  # the demo's three groups, planned all the same
+
+
+def test_the_program_leaves_the_server_stack_to_its_server_process(toolkit):
+    """The toolkit program forks its embedded server before importing uvicorn or Starlette: the server process
+    imports them and builds the server while the command goes on (toolkit.metadata_server.forked)."""
+    script = (
+        "import sys\n"
+        "from toolkit.cli import main\n"
+        f"sys.argv = ['toolkit', 'plan', {SPEC!r}, '--format', 'json']\n"
+        "code = main()\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'uvicorn', 'starlette', 'cpg_utils', "
+        "'metamist', 'hail'}), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=toolkit.env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.stderr.strip().splitlines()[-1] == "0 []", done.stderr[-2000:]
+    assert len(json.loads(done.stdout)["jobs"]) == 3

@@ -1,4 +1,4 @@
-"""The embedded server in a process of its own, forked from the toolkit program (runner.start_server_process).
+"""The embedded server in a process of its own, forked from the toolkit program (toolkit.metadata_server.forked).
 
 Each case runs in a fresh interpreter: forking is only done with no other thread running, and the test process
 runs other tests' servers in threads.
@@ -129,16 +129,16 @@ def test_a_command_whose_server_died_says_so(toolkit):
     Metamist cannot be reached."""
     done = subprocess.run([sys.executable, "-c", """
 import os, signal, sys
-import toolkit.metadata_server.runner as runner
+import toolkit.metadata_server.forked as forked
 import toolkit.preflight
 
 SERVER = []
-started = runner.start_server_process
+started = forked.start_server_process
 def remember(*args, **kwargs):
     server = started(*args, **kwargs)
     SERVER.append(server.pid)
     return server
-runner.start_server_process = remember
+forked.start_server_process = remember
 
 original = toolkit.preflight.check_before_running
 def check_after_losing_the_server(*args, **kwargs):

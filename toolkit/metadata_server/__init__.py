@@ -14,7 +14,8 @@ Public surface (heavy imports - starlette, uvicorn, graphql-core - happen only w
 
 Layout: ``store`` (SQLite), ``ids`` (Metamist ids with Luhn check digit), ``outputs`` (output-file inspection
 and rendering), ``service`` (access checks, analysis writes), ``graphql_api``, ``rest_api``, ``app``
-(Starlette), ``runner`` (uvicorn), ``dataset`` and ``loader`` (bulk loading), ``demo/`` (bundled data).
+(Starlette), ``runner`` (uvicorn, in a thread or the foreground), ``forked`` (in a process of its own),
+``listening`` (the socket), ``dataset`` and ``loader`` (bulk loading), ``demo/`` (bundled data).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from toolkit.metadata_server._paths import default_db_path, default_home
 
 if TYPE_CHECKING:
     from toolkit.metadata_server.loader import LoadSummary
-    from toolkit.metadata_server.runner import RunningServer, ServerProcess
+    from toolkit.metadata_server.forked import ServerProcess
+    from toolkit.metadata_server.runner import RunningServer
 
 __all__ = [
     "start_server",
@@ -57,12 +59,13 @@ def start_server_process(db_path: Path | None = None, host: str = "127.0.0.1", p
     """Start the server in a child process forked from this one, so that its work runs beside the caller's
     on another core; None where forking is not safe (another thread is running) or not available. For a
     process that is about to do a lot of its own work with the server's answers: the toolkit program."""
-    from toolkit.metadata_server import runner
     from toolkit.process import can_fork
 
     if not can_fork():
         return None
-    return runner.start_server_process(db_path=db_path, host=host, port=port, gcs_mirror=gcs_mirror)
+    from toolkit.metadata_server.forked import start_server_process as _start
+
+    return _start(db_path=db_path, host=host, port=port, gcs_mirror=gcs_mirror)
 
 
 def load_dataset(path, db_path: Path | None = None) -> LoadSummary:
