@@ -326,11 +326,13 @@ def _embedded_server(need_metamist: bool) -> Iterator[tuple[str, Path]]:
         yield "", home
         return
     db_path = default_db_path()
-    ensure_demo_loaded(db_path)
     # The program's server runs in a process of its own (its answers are computed on another core while this
-    # one works); Python callers (tests, scripts) keep it in a thread of theirs and fork nothing.
-    server = (start_server_process(db_path=db_path, host=LOCAL_HOST, port=0) if process.AS_PROGRAM else None) \
-        or start_server(db_path=db_path, host=LOCAL_HOST, port=0)
+    # one works), which builds itself while this one checks the demo below (no question reaches the server
+    # before the check is done); Python callers (tests, scripts) keep it in a thread of theirs and fork nothing.
+    server = start_server_process(db_path=db_path, host=LOCAL_HOST, port=0) if process.AS_PROGRAM else None
+    ensure_demo_loaded(db_path)
+    if server is None:
+        server = start_server(db_path=db_path, host=LOCAL_HOST, port=0)
     try:
         yield server.url, home
     except MetadataUnreachable:

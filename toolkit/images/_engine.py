@@ -32,6 +32,11 @@ def _short(error: BaseException) -> str:
 
 def engine_status() -> tuple[bool, str]:
     """(available, reason). Fast: one ping with a short timeout. Never raises."""
+    address = engine_address()
+    if address.startswith("unix://") and not os.path.exists(address[len("unix://"):]):
+        # Said without the docker SDK (its import is most of a plan's choice of where jobs run, on a machine
+        # without Docker), in the words it would use.
+        return False, f"no Docker Engine at {address}: No such file or directory"
     try:
         client = _connect(PING_TIMEOUT_SECONDS)
         try:
