@@ -29,24 +29,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from toolkit.settings import open_settings
+
+    # Metamist first: the embedded server's process (toolkit.metadata_server.forked) then builds itself while
+    # this one imports the pipeline and loads the specs, instead of making the first question wait.
+    with open_settings(args.project) as settings:
+        return _plan(args, settings)
+
+
+def _plan(args: argparse.Namespace, settings) -> int:
     from toolkit.pipeline import check_params_declared, parse_params, prepare_plan
     from toolkit.query import select_sgids
-    from toolkit.settings import open_settings
 
     specs = load_specs(args.specs)
     check_params_declared([loaded.model for loaded in specs], args.param)
     sgids = select_sgids(args.sgids)
     reporter = Reporter()
     prepared_plans = []
-    with open_settings(args.project) as settings:
-        for loaded in specs:
-            params = parse_params(loaded.model, args.param, shared=len(specs) > 1)
-            prepared_plans.append(prepare_plan(
-                loaded, settings, sgids=sgids, params=params, execution=args.execution, keep_stale=args.keep_stale,
-                force=args.force,
-                progress=reporter.step if args.format == "table" else (lambda message: None),
-                spool=args.format == "json",
-            ))
+    for loaded in specs:
+        params = parse_params(loaded.model, args.param, shared=len(specs) > 1)
+        prepared_plans.append(prepare_plan(
+            loaded, settings, sgids=sgids, params=params, execution=args.execution, keep_stale=args.keep_stale,
+            force=args.force,
+            progress=reporter.step if args.format == "table" else (lambda message: None),
+            spool=args.format == "json",
+        ))
     if args.format == "json":
         from toolkit.plan import gc_paused
 
