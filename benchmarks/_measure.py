@@ -19,17 +19,6 @@ import time
 __all__ = ["wait_measured"]
 
 
-def _high_water_kb(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return None  # exited (a zombie has no memory left to report), or not Linux
-
-
 def _status_kb(pid: int, field: str) -> int | None:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
@@ -38,7 +27,11 @@ def _status_kb(pid: int, field: str) -> int | None:
                     return int(line.split()[1])
     except (OSError, ValueError):
         pass
-    return None
+    return None  # exited (a zombie has no memory left to report), or not Linux
+
+
+def _high_water_kb(pid: int) -> int | None:
+    return _status_kb(pid, "VmHWM:")
 
 
 def _descendants(pid: int) -> list[int]:

@@ -38,11 +38,7 @@ def can_fork() -> bool:
 
 
 class ChildFailed(Exception):
-    """The forked child did not bring a result back (it raised, or died); ``detail`` says what is known."""
-
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
+    """The forked child did not bring a result back (it raised, or died); the message says what is known."""
 
 
 class ForkedCall:

@@ -336,7 +336,7 @@ def _embedded_server(need_metamist: bool) -> Iterator[tuple[str, Path]]:
     try:
         yield server.url, home
     except MetadataUnreachable:
-        if getattr(server, "alive", lambda: True)():
+        if server.alive():
             raise
         raise EnvironmentProblem(
             "the embedded metadata server stopped unexpectedly (what it said, if anything, is above)",

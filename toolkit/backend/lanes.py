@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import dataclasses
 import io
-import os
 import queue
 import subprocess
 import sys
@@ -74,8 +73,9 @@ def machine_capacity(execution: str) -> Capacity:
     memory available now; in containers also the engine's, which may be another machine (DOCKER_HOST)."""
     import psutil
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    capacity = Capacity(cores=max(cores, 1), memory_bytes=psutil.virtual_memory().available)
+    from toolkit.process import usable_cores
+
+    capacity = Capacity(cores=max(usable_cores(), 1), memory_bytes=psutil.virtual_memory().available)
     if execution == "container":
         engine = _engine_capacity()
         if engine is not None:

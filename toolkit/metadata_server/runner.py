@@ -47,6 +47,9 @@ class RunningServer:
             self._thread.join(timeout)
         self.store.close()
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def __enter__(self) -> RunningServer:
         return self
 
