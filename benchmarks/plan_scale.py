@@ -20,7 +20,9 @@ Each plan is measured ``--repeat`` times, the baseline's and this checkout's run
 speed drifts by 10-30% within minutes): the row shows the median wall time (and the fastest), the largest
 memory. Baseline, in the same run and on the same data: the same commands with the toolkit of ``--baseline-ref``
 (default f666157, the last commit before the scale work of issue 11), checked out with ``git worktree`` into
-a temporary folder and run with this virtualenv.
+a temporary folder and run with this virtualenv. Both toolkits' bytecode is compiled first, as
+``scripts/setup.sh`` compiles it for a user (this machine sets PYTHONDONTWRITEBYTECODE): a module whose cached
+bytecode is missing or older than its source is compiled again by every process that imports it.
 """
 
 from __future__ import annotations
@@ -136,6 +138,12 @@ FLOOR_IMPORTS = ("import toolkit.cli.plan, toolkit.pipeline, toolkit.metadata_se
                  "gql.transport.requests")
 
 
+def compile_bytecode(root: Path) -> None:
+    """The toolkit's bytecode under ``root``, as scripts/setup.sh writes it."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "toolkit")], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
 def import_floor(repeat: int = 5) -> dict:
     """What `toolkit plan` pays before its first line of work: starting Python and importing the toolkit's
     stages, what starts the embedded server (its store; the server's own stack, uvicorn and Starlette, is
@@ -167,6 +175,9 @@ def main() -> None:
             baseline_root = work / "baseline"
             subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(baseline_root),
                            args.baseline_ref], check=True)
+        for root in (REPO, baseline_root):
+            if root is not None:
+                compile_bytecode(root)
         cpu = os.cpu_count()
         print(f"# {cpu} cores; baseline: toolkit at {args.baseline_ref if baseline_root else '(none)'}; "
               f"now: {REPO}", flush=True)

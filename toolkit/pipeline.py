@@ -94,6 +94,12 @@ def _gcs_object_problem(location: str, shown: str) -> str | None:
     return None
 
 
+# A gs:// read every rule below accepts: a valid bucket, then object path parts that are neither empty nor "." or
+# "..", and no control character anywhere. Checked first: a project of 100,000 groups has 200,000 reads.
+_PLAIN_GCS_PART = r"(?!\.\.?(?:/|\Z))[^/\x00-\x1f\x7f-\x9f]+"
+_PLAIN_GCS_READ = re.compile(f"gs://{_GCS_BUCKET.pattern}/{_PLAIN_GCS_PART}(?:/{_PLAIN_GCS_PART})*")
+
+
 def read_location_problem(location: str, *, local_backend: bool, roots: tuple[Path, ...]) -> str | None:
     """Why a read location from metadata cannot be used, or None.
 
@@ -102,6 +108,12 @@ def read_location_problem(location: str, *, local_backend: bool, roots: tuple[Pa
     ``roots`` (:attr:`toolkit.settings.Settings.local_read_roots`). Other schemes (``http://``...) are not
     something Hail localises for a job; local files are not something the Batch service can read.
     """
+    if _PLAIN_GCS_READ.fullmatch(location):
+        return None
+    return _read_location_rules(location, local_backend=local_backend, roots=roots)
+
+
+def _read_location_rules(location: str, *, local_backend: bool, roots: tuple[Path, ...]) -> str | None:
     shown = location if location.isprintable() else repr(location)
     if _CONTROL.search(location):
         return f"read location {shown} contains a control character"
@@ -438,9 +450,12 @@ def _prepare_plan(loaded, settings: Settings, *, sgids, params, execution, force
     try:
         probed_version = helpers.submit(probe_tool_version, spec, image if mode == "container" else None) \
             if mode != "service" else None
-        check_before_running(loaded, location, settings.metamist_url or "the configured Metamist")
+        # Asked before the checks' own questions: the answer is the largest Metamist gives (at 10,000 groups done,
+        # 15 MB), and the sooner it comes the more of its decoding overlaps the groups' query. An error in it waits
+        # in the future: what the checks say about the same cause (an unknown project) is said first.
         earlier = helpers.submit(call_then_release, spec_analyses, settings.project, spec.name) \
             if spec.register else None
+        check_before_running(loaded, location, settings.metamist_url or "the configured Metamist")
         progress(f"querying Metamist for project {settings.project}")
         groups = fetch_groups(spec, QueryRequest(project=settings.project, sgids=sgids, params=params))
         groups = check_read_locations(

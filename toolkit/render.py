@@ -265,7 +265,20 @@ def render_output_path(template: str, context: CommandContext, *, name: str) -> 
     return path
 
 
+# An ASCII path every rule below accepts: segments of 1-255 characters (= bytes), no control character, none
+# "." or "..". Its first segment is not empty, so it is not absolute; no segment is empty, so it holds no "//",
+# so it is no URL. Checked first because nearly every path is one (a plan of 100,000 groups renders 200,000).
+_PLAIN_SEGMENT = r"(?!\.\.?(?:/|\Z))[^/\x00-\x1f\x7f]{1,255}"
+_PLAIN_RELATIVE_PATH = re.compile(f"{_PLAIN_SEGMENT}(?:/{_PLAIN_SEGMENT})*")
+
+
 def _output_path_problem(path: str) -> str | None:
+    if path.isascii() and _PLAIN_RELATIVE_PATH.fullmatch(path):
+        return None
+    return _output_path_rules(path)
+
+
+def _output_path_rules(path: str) -> str | None:
     if not path:
         return "the output path is empty"
     if path.startswith("/") or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path):

@@ -105,3 +105,26 @@ def test_the_comparison_sees_real_data(executors):
     assert len(analyses) == 4 and {a["status"] for a in analyses} == {"COMPLETED", "FAILED"}
     assert analyses[0]["outputs"]["basename"] == "report.html"
     assert analyses[3]["outputs"]["html"]["path"] == "gs://bucket/qc/report.html"
+
+
+@pytest.mark.parametrize(("condition", "expected"), [
+    ('{in_: ["CPGLCL17", "CPGLCL25", "CPGLCL33"]}', ["CPGLCL17", "CPGLCL25", "CPGLCL33"]),
+    ('{eq: "CPGLCL25"}', ["CPGLCL25"]),
+    # what SQL selects (ids_to_fetch) is not the whole filter: the rest is still tested on each row
+    ('{in_: ["CPGLCL17", "CPGLCL25", "CPGLCL33"], nin: ["CPGLCL25"]}', ["CPGLCL17", "CPGLCL33"]),
+    ('{eq: "CPGLCL17", in_: ["CPGLCL25"]}', []),
+    ('{eq: "CPGLCL17", in_: ["CPGLCL17", "CPGLCL25"]}', ["CPGLCL17"]),
+    ('{nin: ["CPGLCL17"]}', None),  # every group but CPGLCL17
+])
+def test_sequencing_group_id_filters(executors, condition, expected):
+    batched, reference = executors
+    everything = [sg["id"] for sg in batched.run('{ project(name:"sandbox-test"){ sequencingGroups { id } } }')
+                  ["data"]["project"]["sequencingGroups"]]
+    assert {"CPGLCL17", "CPGLCL25", "CPGLCL33"} <= set(everything)
+    expected = [sgid for sgid in everything if sgid != "CPGLCL17"] if expected is None else expected
+    for root in (f'{{ project(name:"sandbox-test"){{ sequencingGroups(id: {condition}) {{ id }} }} }}',
+                 f'{{ sequencingGroups(project: {{eq: "sandbox-test"}}, id: {condition}) {{ id }} }}'):
+        answer = orjson.loads(orjson.dumps(batched.run(root)))["data"]
+        found = answer["project"]["sequencingGroups"] if "project" in answer else answer["sequencingGroups"]
+        assert [sg["id"] for sg in found] == expected
+        assert answer == reference.run(root)["data"]

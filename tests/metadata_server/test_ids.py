@@ -27,3 +27,34 @@ def test_messages_match_metamist():
         DEFAULT_CODEC.sequencing_group.decode("CPGLCL999999")
     with pytest.raises(ValueError, match=r"^Invalid prefix found for CPGLCL sequencing-group identifier 'NOTANID'$"):
         DEFAULT_CODEC.sequencing_group.decode("NOTANID")
+
+
+def _metamist_luhn_is_valid(number: int, offset: int) -> bool:
+    """Metamist's models/utils/luhn.py, as its source reads: the digits of the integer, every second one from the
+    right doubled (a doubled digit counts as the sum of its digits)."""
+    digits = [int(d) for d in str(number)]
+    doubled = [sum(int(d) for d in str(digit * 2)) for digit in digits[-2::-2]]
+    return (sum(digits[-1::-2]) + sum(doubled)) % 10 == offset
+
+
+@pytest.mark.parametrize("number", [0, 1, 8, 17, 99, 100, 4_532_015_112_830_366 // 10, 2**62 + 12_345, 2**63 - 1])
+def test_check_digits_are_metamists(number):
+    for kind in (DEFAULT_CODEC.sample, DEFAULT_CODEC.sequencing_group):
+        encoded = kind.encode(number)
+        assert _metamist_luhn_is_valid(int(encoded[len(kind.prefix):]), kind.offset)
+        assert kind.decode(encoded) == number
+        # and every other last digit is refused, as Metamist refuses it
+        for wrong in set("0123456789") - {encoded[-1]}:
+            assert not _metamist_luhn_is_valid(int(encoded[len(kind.prefix):-1] + wrong), kind.offset)
+            with pytest.raises(ValueError, match="was not valid"):
+                kind.decode(encoded[:-1] + wrong)
+
+
+def test_ids_read_as_metamist_reads_them():
+    """Metamist takes the digits with str.isdigit() and int(): leading zeros count for nothing and other
+    scripts' decimal digits are digits; superscripts pass isdigit() but not int()."""
+    kind = DEFAULT_CODEC.sequencing_group
+    assert kind.decode("CPGLCL0017") == 1
+    assert kind.decode("CPGLCL\u0661\u0667") == 1  # Arabic-Indic 1 and 7: int() reads 17
+    with pytest.raises(ValueError):
+        kind.decode("CPGLCL\u00b27")  # superscript two

@@ -366,6 +366,21 @@ def test_output_path_must_stay_under_its_root(template):
         render_output_path(template, _context(), name="outputs.report.path")
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(["a", "Z9", ".", "..", "...", "/", "//", ":", "gs:", "\x00", "\n", "\x7f", "\x1f",
+                                 " ", "-", "\u00e9", "\u212a", "x" * 254, "x" * 256]), max_size=7).map("".join))
+@example("a/b.html")
+@example("a/")
+@example("c:/x")
+def test_plain_path_shortcut_says_what_the_rules_say(path):
+    """The one-regex check of ordinary paths accepts exactly what the full rules accept (no path it lets through
+    is one they refuse)."""
+    full_rules = render_module._output_path_rules(path)
+    assert render_module._output_path_problem(path) == full_rules
+    if render_module._PLAIN_RELATIVE_PATH.fullmatch(path) and path.isascii():
+        assert full_rules is None
+
+
 # -------------------------------------------------------------------------- simple templates without Jinja
 
 

@@ -145,3 +145,26 @@ def test_read_locations_a_job_could_not_or_must_not_read_are_refused_per_group(t
         assert "does not name one GCS object" in problem(location), location
     for location in ("gs:///x.fq", "gs://Bucket/x.fq", "gs://b/x.fq", "gs://-b-/x.fq"):
         assert "does not name a GCS bucket" in problem(location), location
+
+
+from hypothesis import example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(["gs://", "GS://", "gs:/", "a", "b1", ".", "..", "/", "//", "-", "_", "\x00", "\n",
+                                 "\x7f", "\x85", "\u2028", "\u00e9", "x" * 220, "A", " ", "file://", "/tmp/"]),
+                max_size=7).map("".join),
+       st.booleans())
+@example("gs://cpg-bucket/reads/R1.fastq.gz", True)
+@example("gs://cpg-bucket/reads/../R1.fastq.gz", True)
+@example("gs://Bucket/R1.fastq.gz", False)
+def test_plain_gcs_read_shortcut_says_what_the_rules_say(location, local_backend):
+    """The one-regex check of ordinary gs:// reads accepts exactly what the full rules accept."""
+    from toolkit import pipeline
+
+    roots = (Path("/tmp"),)
+    full_rules = pipeline._read_location_rules(location, local_backend=local_backend, roots=roots)
+    assert pipeline.read_location_problem(location, local_backend=local_backend, roots=roots) == full_rules
+    if pipeline._PLAIN_GCS_READ.fullmatch(location):
+        assert full_rules is None

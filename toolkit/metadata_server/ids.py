@@ -15,22 +15,31 @@ DEFAULT_COHORT_PREFIX = "COH"
 MAX_RAW_ID = 2**63 - 1  # SQLite's INTEGER, MariaDB's BIGINT
 
 
-# Every second digit from the right is doubled, and a two-digit result counts as the sum of its digits.
-_DOUBLED = str.maketrans("0123456789", "0246813579")
+# Every second digit from the right is doubled, and a two-digit result counts as the sum of its digits. The sums
+# are taken two digits at a time from an integer: every id of an answer is encoded (10,000 a page), and this is
+# about three times as fast as walking the digits of its text.
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+_PAIR_LAST_DOUBLED = tuple(_DOUBLED[pair % 10] + pair // 10 for pair in range(100))
+_PAIR_FIRST_DOUBLED = tuple(pair % 10 + _DOUBLED[pair // 10] for pair in range(100))
 
 
-def _luhn_sum(digits: str) -> int:
-    backwards = digits[::-1]
-    return sum(map(int, backwards[0::2])) + sum(map(int, backwards[1::2].translate(_DOUBLED)))
+def _luhn_sum(number: int, pairs: tuple[int, ...]) -> int:
+    total = 0
+    while number:
+        number, pair = divmod(number, 100)
+        total += pairs[pair]
+    return total
 
 
 def luhn_check_digit(number: int, offset: int) -> int:
     """The digit that, appended to ``number``, makes the Luhn sum congruent to ``offset`` modulo 10."""
-    return (offset - _luhn_sum(f"{number}0")) % 10
+    return (offset - _luhn_sum(number, _PAIR_LAST_DOUBLED)) % 10
 
 
 def luhn_is_valid(digits: str, offset: int) -> bool:
-    return digits.isdigit() and _luhn_sum(digits) % 10 == offset
+    """Leading zeros add nothing to the sum; int() reads the same digits str.isdigit() accepts, or raises
+    ValueError for those it does not (superscripts), as reading them one by one would."""
+    return digits.isdigit() and _luhn_sum(int(digits), _PAIR_FIRST_DOUBLED) % 10 == offset
 
 
 @dataclass(frozen=True)

@@ -79,14 +79,15 @@ def _format_gib(size: int) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _sizes(section: ResourcesSection) -> tuple[int, int, int | None]:
-    """(memory, storage floor, fixed storage or None) in bytes, parsed once per spec, not once per group."""
-    fixed = None if section.storage == "auto" else parse_size(section.storage)
-    return parse_size(section.memory), parse_size(section.storage_floor), fixed
+def _sizes(memory: str, storage_floor: str, storage: str) -> tuple[int, int, int | None]:
+    """(memory, storage floor, fixed storage or None) in bytes, parsed once per spec, not once per group (keyed
+    by the texts: hashing the spec's section, a pydantic model, took as long as parsing them)."""
+    fixed = None if storage == "auto" else parse_size(storage)
+    return parse_size(memory), parse_size(storage_floor), fixed
 
 
 def resolve_resources(section: ResourcesSection, unit: WorkUnit | Group) -> Resources:
-    memory_bytes, floor, fixed = _sizes(section)
+    memory_bytes, floor, fixed = _sizes(section.memory, section.storage_floor, section.storage)
     if fixed is not None:
         return Resources(
             cpu=section.cpu, memory=section.memory, storage=section.storage, memory_bytes=memory_bytes,
@@ -130,12 +131,14 @@ def unit_context(
 ) -> CommandContext:
     """The template slots of one job. ``read_paths`` stand for ``unit.reads`` in order: their locations when
     planning, Hail's localised files when building the batch (toolkit.backend)."""
-    path_of = dict(zip((read.location for read in unit.reads), read_paths, strict=True))
+    if len(read_paths) != len(unit.reads):
+        raise ValueError(f"{len(read_paths)} read paths for the {len(unit.reads)} reads of {unit.id}")
     read = None
     if unit.scope == "read":
         read = {"path": read_paths[0], **read_fields(unit.reads[0], unit.position or 1)}
     groups = None
     if unit.scope == "project":
+        path_of = dict(zip((read.location for read in unit.reads), read_paths, strict=True))
         groups = [{**_group_slot(member), "reads": [path_of[r.location] for r in member.reads]} for member in unit.members]
     return CommandContext(
         reads=read_paths,

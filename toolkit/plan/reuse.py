@@ -84,10 +84,17 @@ def _plain(value: Any) -> bool:
         return True
     if kind is int:
         return _INT_MIN <= value < _INT_END
+    # Loops, and strings (most of the values) answered without a call: this runs for every job of a plan.
     if kind is dict:
-        return all(type(key) is str and _plain(item) for key, item in value.items())
+        for key, item in value.items():
+            if type(key) is not str or (type(item) is not str and not _plain(item)):
+                return False
+        return True
     if kind is list or kind is tuple:
-        return all(_plain(item) for item in value)
+        for item in value:
+            if type(item) is not str and not _plain(item):
+                return False
+        return True
     return False
 
 
