@@ -28,7 +28,8 @@ from toolkit.query.groups import Group, GroupSet, Read, Rejection
 from toolkit.text import shown
 from toolkit.spec.models import JobSpec, ResourcesSection, parse_size
 
-__all__ = ["Action", "JobSink", "Plan", "PlannedJob", "PlanContext", "make_plan", "resolve_resources", "registration_uri"]
+__all__ = ["Action", "JobSink", "Plan", "PlannedJob", "PlanContext", "PlanShare", "joined_plan", "make_plan", "plan_share",
+           "resolve_resources", "registration_uri"]
 
 GIB = 1024**3
 
@@ -412,8 +413,8 @@ def make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext,
         return _make_plan(spec, groups, ctx, keep, processes)
 
 
-def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext, keep, processes: int) -> Plan:
-    plan = Plan(
+def _empty_plan(spec: JobSpec, ctx: PlanContext, rejections: Iterable[Rejection]) -> Plan:
+    return Plan(
         spec_name=spec.name,
         spec_path=ctx.spec_path,
         spec_sha256=ctx.spec_sha256,
@@ -423,17 +424,74 @@ def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext, keep, processe
         scope=spec.scope,
         shell=spec.shell.describe(),
         params=dict(ctx.params),
-        skipped=list(groups.rejections),
+        skipped=list(rejections),
     )
+
+
+def _usable(groups: Iterable[Group], skipped: list[Rejection]) -> list[Group]:
+    """The groups whose id can name a job and its files; each other one is added to ``skipped`` with why."""
     # One group's bad metadata (an id that cannot name a file, a value no command or path can hold) rejects
     # that group with its reason; the other groups are planned, run and registered.
     usable = []
-    for group in groups.groups:
+    for group in groups:
         problem = id_problem(group.id)
         if problem:
-            plan.skipped.append(Rejection(group.id, problem))
+            skipped.append(Rejection(group.id, problem))
         else:
             usable.append(group)
+    return usable
+
+
+def _warn_unsized(plan: Plan, spec: JobSpec, unsized: list[str]) -> None:
+    if unsized:
+        listed = ", ".join(unsized[:5]) + (f" and {len(unsized) - 5} more" if len(unsized) > 5 else "")
+        plan.warnings.append(
+            f"storage: auto, but Metamist records no read sizes for {listed}: those jobs get only "
+            f"resources.storage_floor ({spec.resources.storage_floor})"
+        )
+
+
+@dataclass
+class PlanShare:
+    """What :func:`plan_share` made of one process's groups, besides the jobs it gave its sink."""
+
+    id_rejections: list[Rejection]  # groups whose id cannot name a job
+    render_rejections: list[Rejection]  # jobs whose values could not be rendered
+    unsized: list[str]  # jobs whose storage could not be sized
+    destinations: dict[str, str]  # each output's destination -> its job's id
+
+
+def plan_share(spec: JobSpec, groups: Iterable[Group], ctx: PlanContext, keep: Callable[[PlannedJob], None]) -> PlanShare:
+    """Plan the jobs of some of a project's groups into ``keep`` (in order), for a plan whose groups were asked
+    for by several processes (toolkit.pipeline): :func:`joined_plan` then makes the plan of all the shares, as
+    :func:`make_plan` makes it of all the groups at once. Not for ``scope: project`` (one job of every group)."""
+    if spec.scope == "project":
+        raise ValueError("a project-scope plan is one job of every group: it cannot be planned in shares")
+    id_rejections: list[Rejection] = []
+    units = expand_units(spec, _usable(groups, id_rejections), ctx.project)
+    render_rejections: list[Rejection] = []
+    destinations: dict[str, str] = {}
+    unsized = _plan_units(spec, units, ctx, keep, render_rejections, destinations)
+    return PlanShare(id_rejections, render_rejections, unsized, destinations)
+
+
+def joined_plan(spec: JobSpec, ctx: PlanContext, rejections: Iterable[Rejection], shares: Iterable[PlanShare]) -> Plan:
+    """The plan of shares made in order (the groups of the first, then of the second...) from answers whose
+    rejections were ``rejections``: the same plan :func:`make_plan` makes of all their groups. The caller has
+    checked that no destination belongs to two shares (one process would have refused the plan)."""
+    shares = list(shares)
+    plan = _empty_plan(spec, ctx, rejections)
+    for share in shares:
+        plan.skipped.extend(share.id_rejections)
+    for share in shares:
+        plan.skipped.extend(share.render_rejections)
+    _warn_unsized(plan, spec, [job_id for share in shares for job_id in share.unsized])
+    return plan
+
+
+def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext, keep, processes: int) -> Plan:
+    plan = _empty_plan(spec, ctx, groups.rejections)
+    usable = _usable(groups.groups, plan.skipped)
     units = expand_units(spec, usable, ctx.project)
     seen_destinations: dict[str, str] = {}
     sink = keep or plan.jobs.append
@@ -469,12 +527,7 @@ def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext, keep, processe
             keep.absorb(share, tally)
             plan.skipped.extend(skipped)
             unsized += child_unsized
-    if unsized:
-        listed = ", ".join(unsized[:5]) + (f" and {len(unsized) - 5} more" if len(unsized) > 5 else "")
-        plan.warnings.append(
-            f"storage: auto, but Metamist records no read sizes for {listed}: those jobs get only "
-            f"resources.storage_floor ({spec.resources.storage_floor})"
-        )
+    _warn_unsized(plan, spec, unsized)
     return plan
 
 

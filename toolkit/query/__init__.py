@@ -15,7 +15,8 @@ from toolkit.errors import MetadataError, UsageError
 from toolkit.query.groups import Group, GroupSet, Read, Rejection, extract_groups
 from toolkit.spec.models import CHAINED_QUERY, JobSpec
 
-__all__ = ["Group", "GroupSet", "Read", "Rejection", "QueryRequest", "build_variables", "fetch_groups", "extract_groups"]
+__all__ = ["Group", "GroupSet", "PagedQuery", "Read", "Rejection", "QueryRequest", "build_variables", "extract_groups",
+           "fetch_groups", "fetch_pages", "page_query"]
 
 
 @dataclass(frozen=True)
@@ -163,27 +164,42 @@ def _answers(query: str, pages: list[dict[str, Any]]) -> Iterator[dict | Metadat
             del answer
 
 
-def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
-    """Run the spec's query through the metamist client and extract its groups (and, for a chained spec, their
-    inputs: the other spec's registered outputs).
+@dataclass(frozen=True)
+class PagedQuery:
+    """The questions :func:`fetch_groups` asks, worked out: the query's text, each page's variables, the project's
+    sequencing group ids when they were listed to make the pages, and a chained spec's inputs."""
 
-    A large project is asked in pages of its sequencing groups (page_size()); each page's answer is turned into
-    groups, then dropped. Pages name disjoint sequencing groups, so one id found in two pages is two entries
-    with one id, refused as within one answer."""
+    text: str
+    pages: tuple[dict[str, Any], ...]
+    project_ids: tuple[str, ...] | None
+    upstream: dict[str, list[Read]] | None
+
+
+def page_query(spec: JobSpec, request: QueryRequest) -> PagedQuery:
     upstream = None
     if spec.inputs.from_jobspec is not None:
         upstream = fetch_upstream(request.project, spec.inputs.from_jobspec.name, spec.inputs.from_jobspec.output)
+    pages, project_ids = _pages(spec, request, build_variables(spec, request))
+    return PagedQuery(spec.inputs.query or CHAINED_QUERY, tuple(pages),
+                      tuple(project_ids) if project_ids is not None else None, upstream)
+
+
+def fetch_pages(spec: JobSpec, request: QueryRequest, paged: PagedQuery,
+                pages: Sequence[dict[str, Any]] | None = None) -> tuple[GroupSet, int]:
+    """The groups of ``pages`` of ``paged`` (all of them by default), and how many entries those answers had.
+
+    Each page's answer is turned into groups, then dropped. Pages name disjoint sequencing groups, so one id
+    found in two pages is two entries with one id, refused as within one answer."""
     found: list[Group] = []
     rejections: list[Rejection] = []
     first_page_of: dict[str, Group] = {}
     position = 1
-    pages, project_ids = _pages(spec, request, build_variables(spec, request))
-    for data in _answers(spec.inputs.query or CHAINED_QUERY, pages):
+    for data in _answers(paged.text, list(paged.pages if pages is None else pages)):
         if isinstance(data, MetadataError):
             raise explain_metadata_error(data, request.project, request.sgids) from None
         if not isinstance(data, dict):
             raise MetadataError("Metamist returned no data for the spec's query")
-        page = extract_groups(spec.inputs, data, upstream, first_position=position)
+        page = extract_groups(spec.inputs, data, paged.upstream, first_position=position)
         del data
         position += len(page.groups) + len(page.rejections)
         for group in page.groups:
@@ -197,8 +213,17 @@ def fetch_groups(spec: JobSpec, request: QueryRequest) -> GroupSet:
                     hint="use an id that is unique per group (a sequencing group's `id`)",
                 )
         rejections.extend(page.rejections)
-    groups = GroupSet(groups=tuple(found), rejections=tuple(rejections),
-                      project_sequencing_groups=frozenset(project_ids) if project_ids is not None else None)
+    project_ids = frozenset(paged.project_ids) if paged.project_ids is not None else None
+    return GroupSet(groups=tuple(found), rejections=tuple(rejections), project_sequencing_groups=project_ids), position - 1
+
+
+def fetch_groups(spec: JobSpec, request: QueryRequest, paged: PagedQuery | None = None) -> GroupSet:
+    """Run the spec's query through the metamist client and extract its groups (and, for a chained spec, their
+    inputs: the other spec's registered outputs).
+
+    A large project is asked in pages of its sequencing groups (page_size(): :func:`page_query`, or ``paged``
+    when the caller has worked them out already, then :func:`fetch_pages`)."""
+    groups, _ = fetch_pages(spec, request, paged if paged is not None else page_query(spec, request))
     if request.sgids:
         missing = sorted(set(request.sgids) - {g.id for g in groups.groups} - {r.group_id for r in groups.rejections})
         if missing and len(missing) == len(set(request.sgids)):

@@ -53,6 +53,7 @@ class Rejection:
     group_id: str
     reason: str
     fatal: bool = False  # True when the spec says on_mismatch: fail
+    entry: int | None = None  # an entry without a usable id: its position in the whole answer (its "#N" id)
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,8 @@ def extract_groups(
     for index, group_data in enumerate(listed):
         group_id = _search(inputs.id, group_data, "id")
         if not isinstance(group_id, (str, int)) or isinstance(group_id, bool) or str(group_id) == "":
-            rejections.append(Rejection(f"#{index + first_position}", f"no usable id at `{inputs.id}` (got {_short(group_id)})", fatal))
+            rejections.append(Rejection(f"#{index + first_position}", f"no usable id at `{inputs.id}` (got {_short(group_id)})",
+                                        fatal, entry=index + first_position))
             continue
         group_id = str(group_id)
         if group_id in seen:
