@@ -289,8 +289,12 @@ def _decide(
     decided: list[PlannedRegistration] = []
     done_ids: list[int] = []
     stale_reasons: list[str] = []
+    existing = ctx.existing_analyses
     for registration in registrations:
-        active = list(ctx.existing_analyses.get((registration.type, registration.output_uri), ()))
+        active = existing.get((registration.type, registration.output_uri), ()) if existing else ()
+        if not active:  # the output has no Analysis yet (every output of a new project): nothing to compare
+            decided.append(registration)
+            continue
         same = [a for a in active if (a.reuse or {}).get("key") == key.digest and a.status == registration.status]
         if same and not ctx.force:
             done_ids.append(same[0].id)
