@@ -153,7 +153,7 @@ def test_shares_reject_and_warn_as_one_process(toolkit, tmp_path, monkeypatch, c
 
 
 @pytest.mark.parametrize(("second_half", "outcome"), [
-    # the same group (id, reads, fields) reached in both halves: one job, as in one answer
+    # the same group (id, reads, fields) reached in both halves: one job, as one process asking in these pages
     ([_member(4, job="J00", name="n00")] + [_member(index) for index in range(5, 8)], "J00 once"),
     # one id for two different groups: refused
     ([_member(4, job="J00")] + [_member(index) for index in range(5, 8)], "same id"),

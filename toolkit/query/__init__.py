@@ -176,6 +176,8 @@ class PagedQuery:
 
 
 def page_query(spec: JobSpec, request: QueryRequest) -> PagedQuery:
+    """Work out the questions: a chained spec's inputs, and for a project of over page_size() groups (and a query
+    that takes ``from: sgids``) the project's ids, listed, cut into pages."""
     upstream = None
     if spec.inputs.from_jobspec is not None:
         upstream = fetch_upstream(request.project, spec.inputs.from_jobspec.name, spec.inputs.from_jobspec.output)
@@ -188,8 +190,9 @@ def fetch_pages(spec: JobSpec, request: QueryRequest, paged: PagedQuery,
                 pages: Sequence[dict[str, Any]] | None = None) -> tuple[GroupSet, int]:
     """The groups of ``pages`` of ``paged`` (all of them by default), and how many entries those answers had.
 
-    Each page's answer is turned into groups, then dropped. Pages name disjoint sequencing groups, so one id
-    found in two pages is two entries with one id, refused as within one answer."""
+    Each page's answer is turned into groups, then dropped. An id found again in a later page is kept once when
+    both are the same group (id, reads, fields), and refused otherwise, as two entries of one answer with one id
+    and different data are (within one answer, entries are compared as Metamist gave them)."""
     found: list[Group] = []
     rejections: list[Rejection] = []
     first_page_of: dict[str, Group] = {}
