@@ -161,7 +161,7 @@ def check_read_locations(
             rejected.append(Rejection(group.id, problems[0] + more, fatal))
         else:
             kept.append(group)
-    return GroupSet(tuple(kept), tuple(rejected), groups.project_sequencing_groups)
+    return GroupSet(tuple(kept), tuple(rejected))
 
 
 @contextlib.contextmanager
@@ -442,10 +442,8 @@ def _plan_in_shares(spec: JobSpec, request: QueryRequest, paged, ctx: PlanContex
     the halves share a group id or an output destination (one process decides what that means). Never
     different from one process's plan: the same jobs in the same order, the same rejections (the child's
     unnamed entries renumbered after this half's), warnings and errors."""
-    from array import array
-
     from toolkit.plan import PlanShare, joined_plan, plan_share
-    from toolkit.process import ForkedCall, can_fork
+    from toolkit.process import ForkedCall, any_shared, can_fork, name_hashes
 
     if not can_fork():
         return None
@@ -459,8 +457,8 @@ def _plan_in_shares(spec: JobSpec, request: QueryRequest, paged, ctx: PlanContex
         planned = plan_share(spec, checked.groups, ctx, share_sink)
         answered = len(fetched.rejections)
         return (checked.rejections[:answered], checked.rejections[answered:],
-                array("q", (hash(group.id) for group in fetched.groups)), planned.id_rejections,
-                planned.render_rejections, planned.unsized, array("q", map(hash, planned.destinations)),
+                name_hashes(group.id for group in fetched.groups), planned.id_rejections,
+                planned.render_rejections, planned.unsized, name_hashes(planned.destinations),
                 share_sink.tally())
 
     child = ForkedCall(their_half)
@@ -477,8 +475,7 @@ def _plan_in_shares(spec: JobSpec, request: QueryRequest, paged, ctx: PlanContex
         if isinstance(error, Exception):
             return None
         raise  # Ctrl-C: the command ends
-    if (set(their_ids).intersection(hash(group.id) for group in fetched.groups)
-            or set(destinations).intersection(map(hash, ours.destinations))):
+    if any_shared(their_ids, (group.id for group in fetched.groups)) or any_shared(destinations, ours.destinations):
         share_sink.close()
         sink.close()
         return None
@@ -578,23 +575,24 @@ def _prepare_plan(loaded, settings: Settings, *, sgids, params, execution, force
     )
     price_table = PriceTable.from_config(settings.config)
     to_check: dict[str, tuple[str, ...]]  # job id -> registration targets the query did not list: asked below
+    # The project's sequencing groups, when they were listed to ask in pages (else the query did not list them).
+    known = frozenset(paged.project_ids) if paged.project_ids is not None else None
     if spool:
-        known = frozenset(paged.project_ids) if paged.project_ids is not None else None
+        def new_sink() -> SpoolingSink:
+            return SpoolingSink(PlanEstimator(spec, analyses, price_table), known)
+
         made = None
         if groups is None:
-            made = _plan_in_shares(spec, request, paged, context, read_check,
-                                   lambda: SpoolingSink(PlanEstimator(spec, analyses, price_table), known))
+            made = _plan_in_shares(spec, request, paged, context, read_check, new_sink)
             if made is None:  # what went wrong is found, and said, as one process finds it
                 groups = read_check(fetch_groups(spec, request, paged))
             else:
                 plan, sink = made
         if made is None:
-            known = groups.project_sequencing_groups
-            sink = SpoolingSink(PlanEstimator(spec, analyses, price_table), known)
+            sink = new_sink()
             plan = make_plan(spec, groups, context, keep=sink, processes=2 if two_processes else 1)
         plan.spool, to_check, estimator = sink.spool, sink.to_check, sink.estimator
     else:
-        known = groups.project_sequencing_groups
         estimator = PlanEstimator(spec, analyses, price_table)
         plan = make_plan(spec, groups, context)
         for job in plan.jobs_with(Action.RUN):

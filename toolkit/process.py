@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Any, Callable
+from array import array
+from typing import Any, Callable, Iterable
 
 AS_PROGRAM = False
 
@@ -35,6 +36,18 @@ def can_fork() -> bool:
     holding a lock (the allocator's, logging's, a connection pool's) at the fork would leave it held for ever
     in the child."""
     return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def name_hashes(names: Iterable[str]) -> array:
+    """``names`` as their hashes, for a forked child to report compactly what its share of the work holds (ids,
+    destinations): it hashes as its parent does (the same hash seed), so :func:`any_shared` compares them."""
+    return array("q", map(hash, names))
+
+
+def any_shared(hashes: Iterable[int], names: Iterable[str]) -> bool:
+    """Might one of ``names`` be one of the names ``hashes`` came from? True also on a collision of two names'
+    hashes: callers then redo the work in one process, which finds out for certain."""
+    return not set(hashes).isdisjoint(map(hash, names))
 
 
 class ChildFailed(Exception):

@@ -12,7 +12,6 @@ import functools
 import gc
 import math
 import os
-from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Protocol
@@ -517,11 +516,11 @@ def _make_plan(spec: JobSpec, groups: GroupSet, ctx: PlanContext, keep, processe
         raise
     if later is not None:
         theirs, share, child = later
-        from toolkit.process import ChildFailed
+        from toolkit.process import ChildFailed, any_shared
 
         try:
             skipped, child_unsized, destinations, tally = child.result()
-            collides = bool(set(destinations).intersection(map(hash, seen_destinations)))
+            collides = any_shared(destinations, seen_destinations)
         except ChildFailed:
             collides = True
         if collides:  # plan that half here: whatever went wrong there is found, and said, as in one process
@@ -542,7 +541,9 @@ def _child_share(spec: JobSpec, units: list[WorkUnit], ctx: PlanContext, share: 
     skipped: list[Rejection] = []
     destinations: dict[str, str] = {}
     unsized = _plan_units(spec, units, ctx, share, skipped, destinations)
-    return skipped, unsized, array("q", map(hash, destinations)), share.tally()
+    from toolkit.process import name_hashes
+
+    return skipped, unsized, name_hashes(destinations), share.tally()
 
 
 def _plan_units(spec: JobSpec, units: Iterable[WorkUnit], ctx: PlanContext, keep, skipped: list[Rejection],

@@ -171,6 +171,8 @@ class PagedQuery:
 
     text: str
     pages: tuple[dict[str, Any], ...]
+    # Every active sequencing group id of the project, when they were listed (to ask in pages): the check of
+    # registration targets then needs no question of its own (toolkit.pipeline).
     project_ids: tuple[str, ...] | None
     upstream: dict[str, list[Read]] | None
 
@@ -216,8 +218,7 @@ def fetch_pages(spec: JobSpec, request: QueryRequest, paged: PagedQuery,
                     hint="use an id that is unique per group (a sequencing group's `id`)",
                 )
         rejections.extend(page.rejections)
-    project_ids = frozenset(paged.project_ids) if paged.project_ids is not None else None
-    return GroupSet(groups=tuple(found), rejections=tuple(rejections), project_sequencing_groups=project_ids), position - 1
+    return GroupSet(groups=tuple(found), rejections=tuple(rejections)), position - 1
 
 
 def fetch_groups(spec: JobSpec, request: QueryRequest, paged: PagedQuery | None = None) -> GroupSet:

@@ -60,9 +60,6 @@ class Rejection:
 class GroupSet:
     groups: tuple[Group, ...]
     rejections: tuple[Rejection, ...] = ()
-    # Every active sequencing group id of the project, when the query stage listed them (to ask in pages): the
-    # check of registration targets then needs no question of its own.
-    project_sequencing_groups: frozenset[str] | None = None
 
     @property
     def fatal_rejections(self) -> tuple[Rejection, ...]:
