@@ -11,7 +11,7 @@ starts it. With ``--url``: a Metamist running with ``SM_ENVIRONMENT=local`` (e.g
 
 Rows, all in the same run: ``toolkit/registration`` at ``--baseline-ref`` (read with ``git show``: what the
 toolkit did before, one REST create after another), then this checkout's with the creates one per request one
-after another, batched but one request at a time, batched and 8 requests at once, and as ``toolkit run`` does
+after another, batched but one request at a time, batched and 16 requests at once, and as ``toolkit run`` does
 against this server (and any ``--settings``). ``--replace`` adds the same for a rerun that replaces every
 output's Analysis (``--force``, or stale outputs: 1,000 creates and 1,000 Analyses made inactive). Each
 measurement registers a jobspec name of its own, with ``gs://`` outputs (``--scheme file``: ``file://``, which
