@@ -162,6 +162,9 @@ def test_shares_reject_and_warn_as_one_process(toolkit, tmp_path, monkeypatch, c
     # within the child's half (it fails; one process then says why)
     ([_member(4), _member(5, job="J04")] + [_member(index) for index in range(6, 8)], "same id"),
     ([_member(4), _member(5, name="n04")] + [_member(index) for index in range(6, 8)], "same file"),
+    # within the child's half, in two of its pages (each page is planned as it comes)
+    ([_member(4), _member(5), _member(6, job="J04"), _member(7)], "same id"),
+    ([_member(4), _member(5), _member(6, name="n04"), _member(7)], "same file"),
 ])
 def test_shares_that_meet_are_planned_by_one_process(toolkit, tmp_path, monkeypatch, capsys, second_half, outcome):
     first_half = [_member(index) for index in range(4)]
@@ -179,6 +182,9 @@ def test_shares_that_meet_are_planned_by_one_process(toolkit, tmp_path, monkeypa
 @pytest.mark.parametrize(("first_half", "expected"), [
     ([_member(0), _member(1, job="J00")] + [_member(index) for index in range(2, 4)], "gives the same id"),
     ([_member(0), _member(1, name="n00")] + [_member(index) for index in range(2, 4)], "gives the same file"),
+    # in two pages of this half: the second page meets a job the first page planned already
+    ([_member(0), _member(1), _member(2, job="J00"), _member(3)], "gives the same id"),
+    ([_member(0), _member(1), _member(2, name="n00"), _member(3)], "gives the same file"),
 ])
 def test_a_failing_first_half_is_said_as_one_process_says_it(toolkit, tmp_path, monkeypatch, capsys, first_half,
                                                               expected):
