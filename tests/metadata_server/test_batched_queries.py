@@ -20,6 +20,16 @@ from toolkit.metadata_server.service import Service
 from toolkit.metadata_server.store import Store
 
 EXTRA_QUERIES = {
+    # groups asked for their ids only (as the toolkit lists a large project), beside the same groups asked for
+    # more, with filters on other columns, through aliases and fragments
+    "sequencing_group_ids_only": 'fragment I on GraphQLSequencingGroup { id } { project(name:"sandbox-test"){ '
+                                 'a: sequencingGroups { id } b: sequencingGroups(type: {eq: "genome"}) { id } '
+                                 'c: sequencingGroups(activeOnly: {eq: false}) { __typename id } '
+                                 'd: sequencingGroups(technology: {eq: "short-read"}) { ...I } '
+                                 'e: sequencingGroups(platform: {eq: "illumina"}) { id } '
+                                 'f: sequencingGroups(activeOnly: {in_: [true, false]}) { id } '
+                                 'g: sequencingGroups { id type technology } '
+                                 'h: sequencingGroups { ...I ... on GraphQLSequencingGroup { type } } } }',
     "aliases_and_typename": '{ a: project(name:"sandbox-test"){ __typename n: name sgs: sequencingGroups{ __typename '
                             'i: id t: type } } b: project(name:"other-test"){ name } }',
     "fragments": 'fragment G on GraphQLSequencingGroup { id sample { ...S } } fragment S on GraphQLSample { id '
