@@ -162,7 +162,7 @@ def test_shares_reject_and_warn_as_one_process(toolkit, tmp_path, monkeypatch, c
     # within the child's half (it fails; one process then says why)
     ([_member(4), _member(5, job="J04")] + [_member(index) for index in range(6, 8)], "same id"),
     ([_member(4), _member(5, name="n04")] + [_member(index) for index in range(6, 8)], "same file"),
-    # within the child's half, in two of its pages (each page is planned as it comes)
+    # within the child's half, in two of its pages
     ([_member(4), _member(5), _member(6, job="J04"), _member(7)], "same id"),
     ([_member(4), _member(5), _member(6, name="n04"), _member(7)], "same file"),
 ])

@@ -123,7 +123,7 @@ class RegistrationReport:
 # mutations), so batching saves requests (where the embedded server's time goes) and concurrency overlaps the
 # server's waits on its database and GCS (where a real Metamist's goes): benchmarks/register_outputs.py.
 # 16 at once: against the real Metamist of ../shared/real-metamist/, 1,000 gs:// creates took 7.4-7.8 s at 8,
-# 6.5-6.6 s at 12, 6.1-6.4 s at 16 and no less at 24 or 32 (its one process is then busy); the embedded server
+# 6.5-6.6 s at 12, 6.1-6.4 s at 16 and about as long at 24 or 32 (its one process is then busy); the embedded server
 # in a process of its own takes the same time at 8 and 16.
 MUTATIONS_PER_REQUEST = ANALYSES_PER_REQUEST
 REQUESTS_AT_ONCE = 16
