@@ -230,13 +230,13 @@ def output_locator() -> Callable[[str, str], str]:
     """
     from toolkit.cpg_config import output_path
 
-    prefixes: dict[str, str] = {}
+    joiners: dict[str, Callable[[str], str]] = {}
 
     def location(suffix: str, category: str) -> str:
-        prefix = prefixes.get(category)
-        if prefix is None:
-            prefix = prefixes[category] = output_path("", category if category != "default" else None)
-        return os.path.join(prefix, suffix)
+        join = joiners.get(category)
+        if join is None:
+            join = joiners[category] = path_joiner(output_path("", category if category != "default" else None))
+        return join(suffix)
 
     return location
 
@@ -249,7 +249,18 @@ def display_url_locator() -> Callable[[str], str | None]:
         prefix = output_path("", "web_url")
     except (ConfigError, KeyError):
         return lambda suffix: None
-    return lambda suffix: os.path.join(prefix, suffix)
+    return path_joiner(prefix)
+
+
+def path_joiner(prefix: str) -> Callable[[str], str]:
+    """``suffix -> os.path.join(prefix, suffix)``, the common case (a relative suffix) as one concatenation:
+    a plan joins each of its outputs' paths twice."""
+    head = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+    def join(suffix: str) -> str:
+        return os.path.join(prefix, suffix) if suffix[:1] == "/" else head + suffix
+
+    return join
 
 
 class OutputExistence:
@@ -408,7 +419,7 @@ class SpoolingSink:
             targets = _registration_targets(job)
             if self.known is None or any(target not in self.known for target in targets):
                 self.to_check[job.id] = targets
-        self.spool.add(job.action.value, job.to_dict())
+        self.spool.add_job(job)
 
     def share(self) -> SpoolingSink:
         return SpoolingSink(self.estimator.part(), self.known)

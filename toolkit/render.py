@@ -91,6 +91,7 @@ __all__ = [
     "CommandContext",
     "RenderError",
     "ShellWords",
+    "constant_text",
     "render_command",
     "render_output_path",
     "render_text",
@@ -143,7 +144,7 @@ class ShellWords(str):
     """
 
 
-@dataclass(frozen=True)
+@dataclass
 class CommandContext:
     """The values one group's templates can use.
 
@@ -244,6 +245,19 @@ def render_value(template: str, context: CommandContext, *, name: str) -> Any:
     if len(inserted) == 1 and _is_json_scalar(inserted[0]):
         return inserted[0]
     return text
+
+
+def constant_text(template: str) -> str | None:
+    """What ``render_text`` and ``render_value`` give for ``template`` in every context when it inserts no value
+    (plain text, comments, raw blocks), else None: a plan works such a register meta value out once, not once
+    for each of its jobs."""
+    if not _simple_path_enabled:
+        return None
+    try:
+        simple = _simple_template(_TEXT_ENVIRONMENT, template)
+    except (RecursionError, SyntaxError):  # rendered (and reported) as any other template
+        return None
+    return simple.literal if simple is not None else None
 
 
 def _is_json_scalar(value: Any) -> bool:

@@ -27,7 +27,7 @@ def fastqe():
 
 def spooled_plan(spec, groups, ctx):
     spool = JobSpool()
-    plan = make_plan(spec, groups, ctx, keep=lambda job: spool.add(job.action.value, job.to_dict()))
+    plan = make_plan(spec, groups, ctx, keep=spool.add_job)
     plan.spool = spool
     return plan
 

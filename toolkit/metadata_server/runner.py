@@ -81,6 +81,15 @@ def assemble(store: Store, host: str, gcs_mirror: Path | None, codec: IdCodec = 
     return uvicorn.Server(config)
 
 
+def warm_up() -> None:
+    """Do now what the first request would wait for: Starlette hands each request's work to a worker thread
+    through anyio, which imports its asyncio backend when first asked (~25 ms). For a server that has time
+    before its first request (a forked one: its command is still importing and loading the spec)."""
+    import anyio
+
+    anyio.run(anyio.sleep, 0)
+
+
 def start_server(db_path: Path | None = None, host: str = "127.0.0.1", port: int = 0,
                  gcs_mirror: Path | None = None, codec: IdCodec = DEFAULT_CODEC) -> RunningServer:
     server, sock, url, store, db_path = build(db_path, host, port, gcs_mirror, codec)

@@ -7,7 +7,6 @@ which Analyses Metamist already has) comes in through a :class:`PlanContext`, so
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import gc
 import math
@@ -20,8 +19,10 @@ from toolkit import __version__
 from toolkit.errors import MetadataError
 from toolkit.journal import JournalState
 from toolkit.plan.model import Action, Plan, PlannedJob, PlannedOutput, PlannedRegistration, Resources, WorkUnit
-from toolkit.plan.names import id_problem, job_name
-from toolkit.render import CommandContext, RenderError, render_command, render_output_path, render_value
+from toolkit.plan.names import hail_label, id_problem, job_name_prefix
+from toolkit.render import (
+    CommandContext, RenderError, constant_text, render_command, render_output_path, render_value,
+)
 from toolkit.plan.reuse import InputIdentity, ReuseKey, describe_changes
 from toolkit.query.groups import Group, GroupSet, Read, Rejection
 from toolkit.text import shown
@@ -71,11 +72,9 @@ def registration_uri(destination: str) -> str:
     """Metamist refuses outputs without a scheme; local files are registered as file:// URIs."""
     if "://" in destination:
         return destination
+    if destination[:1] == "/" and "//" not in destination and "/." not in destination and destination[-1:] != "/":
+        return "file://" + destination  # absolute and already normal: what abspath would give
     return "file://" + os.path.abspath(destination)
-
-
-def _format_gib(size: int) -> str:
-    return f"{max(1, math.ceil(size / GIB))}Gi"
 
 
 @functools.lru_cache(maxsize=64)
@@ -100,13 +99,13 @@ def resolve_resources(section: ResourcesSection, unit: WorkUnit | Group) -> Reso
     else:
         storage_bytes = math.ceil(reads_bytes * section.storage_margin) + floor
         reason = f"auto: {reads_bytes} bytes of reads x {section.storage_margin} + {section.storage_floor} floor"
-    storage = _format_gib(storage_bytes)
+    gib = max(1, math.ceil(storage_bytes / GIB))
     return Resources(
         cpu=section.cpu,
         memory=section.memory,
-        storage=storage,
+        storage=f"{gib}Gi",
         memory_bytes=memory_bytes,
-        storage_bytes=max(1, math.ceil(storage_bytes / GIB)) * GIB,
+        storage_bytes=gib * GIB,
         storage_reason=reason,
     )
 
@@ -192,14 +191,70 @@ def render_meta(value: Any, context: CommandContext, name: str) -> Any:
     return value
 
 
-def _plan_one(spec: JobSpec, unit: WorkUnit, ctx: PlanContext) -> PlannedJob:
+@dataclass
+class _PlanConstants:
+    """What every job of one plan shares, worked out once per plan rather than once per job (a plan of 100,000
+    jobs makes each of these 100,000 times otherwise)."""
+
+    shell: str  # the shell options, as the plan and the provenance describe them
+    image_key: str  # the image as the reuse key names it
+    name_prefix: str  # the Hail job name's first word and its space
+    metrics: dict[str, dict[str, str]]  # the spec's metrics outputs (read only: shared by the jobs)
+    provenance_head: dict[str, Any]  # the provenance record's entries before the command...
+    provenance_tail: dict[str, Any]  # ...and after the reuse key
+    outputs: list[tuple[str, Any, str]]  # each output: name, section, and what errors call its path
+    # Each registered output: name, section, and its meta as (key, template, the value when it is the same for
+    # every job or _VARIES, what errors call it).
+    registers: list[tuple[str, Any, list[tuple[str, Any, Any, str]]]]
+
+    @classmethod
+    def of(cls, spec: JobSpec, ctx: PlanContext) -> _PlanConstants:
+        head: dict[str, Any] = {"jobspec": spec.name, "jobspec_path": ctx.spec_path, "jobspec_sha256": ctx.spec_sha256,
+                                "image": ctx.image}
+        if ctx.image_id:
+            head["image_id"] = ctx.image_id
+        tail: dict[str, Any] = {"toolkit_version": __version__}
+        if ctx.tool_version:
+            tail["tool_version"] = ctx.tool_version
+        registers = [
+            (name, register, [(key, value, _constant_meta(value), f"register.{name}.meta.{key}")
+                              for key, value in register.meta.items()])
+            for name, register in spec.register.items()
+        ]
+        return cls(shell=spec.shell.describe(), image_key=ctx.image_identity or ctx.image,
+                   name_prefix=job_name_prefix(spec.name), metrics=spec.metrics_outputs, provenance_head=head,
+                   provenance_tail=tail,
+                   outputs=[(name, output, f"outputs.{name}.path") for name, output in spec.outputs.items()],
+                   registers=registers)
+
+
+_VARIES = object()
+
+
+def _constant_meta(value: Any) -> Any:
+    """What :func:`render_meta` gives for ``value`` in every job, or _VARIES (a template that inserts a value;
+    a list or mapping, which each job gets a copy of)."""
+    if isinstance(value, str):
+        text = constant_text(value)
+        return _VARIES if text is None else text
+    return _VARIES if isinstance(value, (dict, list)) else value
+
+
+def _with_outputs(context: CommandContext, outputs: dict[str, str]) -> CommandContext:
+    """``context`` with the job's output destinations (its other slots shared, not rebuilt)."""
+    return CommandContext(reads=context.reads, outputs=outputs, group=context.group, params=context.params,
+                          resources=context.resources, read=context.read, groups=context.groups,
+                          project=context.project, job_id=context.job_id)
+
+
+def _plan_one(spec: JobSpec, unit: WorkUnit, ctx: PlanContext, constants: _PlanConstants) -> PlannedJob:
     resources = resolve_resources(spec.resources, unit)
     locations = [read.location for read in unit.reads]
     text_context = unit_context(unit, project=ctx.project, params=ctx.params, resources=resources,
                                 read_paths=locations, outputs={})
     outputs: dict[str, PlannedOutput] = {}
-    for name, output in spec.outputs.items():
-        suffix = render_output_path(output.path, text_context, name=f"outputs.{name}.path")
+    for name, output, path_name in constants.outputs:
+        suffix = render_output_path(output.path, text_context, name=path_name)
         destination = ctx.output_location(suffix, output.category)
         outputs[name] = PlannedOutput(
             name=name,
@@ -210,39 +265,27 @@ def _plan_one(spec: JobSpec, unit: WorkUnit, ctx: PlanContext) -> PlannedJob:
             display_url=ctx.display_url(suffix) if output.category == "web" else None,
         )
 
-    command_context = unit_context(unit, project=ctx.project, params=ctx.params, resources=resources,
-                                   read_paths=locations, outputs={name: out.destination for name, out in outputs.items()})
+    command_context = _with_outputs(text_context, {name: out.destination for name, out in outputs.items()})
     command = render_command(spec.command, command_context)
-    shell = spec.shell.describe()
     key = ReuseKey(
         command=command,
-        image=ctx.image_identity or ctx.image,
+        image=constants.image_key,
         params=ctx.params,
         inputs=tuple(InputIdentity(read.location, read.size, read.checksum) for read in unit.reads),
-        shell=shell,
+        shell=constants.shell,
         upstream=tuple(sorted({read.analysis_id for read in unit.reads if read.analysis_id is not None})),
     )
 
     # One provenance record per job, shared by its registrations (registration copies before adding to it): at
     # 100,000 jobs a copy per output was 150 MB.
-    provenance = {
-        "jobspec": spec.name,
-        "jobspec_path": ctx.spec_path,
-        "jobspec_sha256": ctx.spec_sha256,
-        "image": ctx.image,
-        **({"image_id": ctx.image_id} if ctx.image_id else {}),
-        "command": command,
-        "shell": shell,
-        "reuse": key.record(),
-        "toolkit_version": __version__,
-        **({"tool_version": ctx.tool_version} if ctx.tool_version else {}),
-    }
+    provenance = {**constants.provenance_head, "command": command, "shell": constants.shell, "reuse": key.record(),
+                  **constants.provenance_tail}
     registrations = []
-    for output_name, register in spec.register.items():
+    for output_name, register, meta_items in constants.registers:
         out = outputs[output_name]
         meta: dict[str, Any] = {
-            key: render_meta(value, command_context, f"register.{output_name}.meta.{key}")
-            for key, value in register.meta.items()
+            key: render_meta(value, command_context, name) if constant is _VARIES else constant
+            for key, value, constant, name in meta_items
         }
         if out.display_url:
             meta.setdefault("display_url", out.display_url)
@@ -268,13 +311,13 @@ def _plan_one(spec: JobSpec, unit: WorkUnit, ctx: PlanContext) -> PlannedJob:
         unit=unit,
         action=action,
         reason=reason,
-        name=job_name(spec.name, unit.id),
+        name=constants.name_prefix + hail_label(unit.id),
         image=ctx.image,
         command=command,
         outputs=outputs,
         resources=resources,
         registrations=tuple(registrations),
-        metrics=spec.metrics_outputs,
+        metrics=constants.metrics,
         reuse=key,
     )
 
@@ -284,20 +327,24 @@ def _decide(
 ) -> tuple[Action, str, list[PlannedRegistration]]:
     """Run, register only, or done (docs/jobspec.md, "Reruns"): an output is done when one of the spec's active
     Analyses of it carries the same reuse key and status; one with another key is stale, and rerun (its
-    Analysis then replaced) unless ``keep_stale``."""
+    Analysis then replaced) unless ``keep_stale``. The registrations are the job's own, made for it just
+    before: what is decided about each is filled in (not copied: a plan of 100,000 done jobs copied 200,000)."""
     decided: list[PlannedRegistration] = []
     done_ids: list[int] = []
     stale_reasons: list[str] = []
     existing = ctx.existing_analyses
+    digest = key.digest
     for registration in registrations:
         active = existing.get((registration.type, registration.output_uri), ()) if existing else ()
         if not active:  # the output has no Analysis yet (every output of a new project): nothing to compare
             decided.append(registration)
             continue
-        same = [a for a in active if (a.reuse or {}).get("key") == key.digest and a.status == registration.status]
-        if same and not ctx.force:
-            done_ids.append(same[0].id)
-            decided.append(dataclasses.replace(registration, existing_id=same[0].id))
+        same = next((a for a in active if a.reuse and a.reuse.get("key") == digest and a.status == registration.status),
+                    None)
+        if same is not None and not ctx.force:
+            done_ids.append(same.id)
+            registration.existing_id = same.id
+            decided.append(registration)
             continue
         if active and not ctx.force:
             newest = active[-1]
@@ -306,7 +353,8 @@ def _decide(
                     stale_reasons.append(reason)
         # What this job's new Analysis replaces once registered: every active one of the output (a stale
         # key, or with --force the same one).
-        decided.append(dataclasses.replace(registration, replaces=tuple(a.id for a in active)))
+        registration.replaces = tuple(a.id for a in active)
+        decided.append(registration)
     if ctx.force:
         replaced = sorted({i for r in decided for i in r.replaces})
         return Action.RUN, "forced" + (f": will replace Analysis {', '.join(map(str, replaced))}" if replaced else ""), decided
@@ -551,9 +599,10 @@ def _plan_units(spec: JobSpec, units: Iterable[WorkUnit], ctx: PlanContext, keep
     """Plan each unit into ``keep``; a unit whose values cannot be rendered is added to ``skipped``. Answers
     the ids of the jobs whose storage could not be sized."""
     unsized: list[str] = []
+    constants = _PlanConstants.of(spec, ctx)
     for unit in units:
         try:
-            job = _plan_one(spec, unit, ctx)
+            job = _plan_one(spec, unit, ctx, constants)
         except RenderError as error:
             skipped.append(Rejection(unit.id, error.message))
             continue

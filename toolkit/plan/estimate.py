@@ -123,7 +123,7 @@ def fit_throughput(samples: Iterable[tuple[int, float]]) -> Throughput | None:
     return Throughput(rate, 0.0, len(points), "earlier runs")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Estimate:
     seconds: float | None
     cores: float
@@ -240,7 +240,7 @@ class PlanEstimator:
             cpu=job.resources.cpu, memory_bytes=job.resources.memory_bytes, storage_bytes=job.resources.storage_bytes,
             input_bytes=job.unit.total_read_bytes, throughput=self.model, prices=self.prices,
         )
-        object.__setattr__(job, "estimate", estimate)  # the plan's jobs are frozen; the estimate is theirs
+        job.estimate = estimate
         self.jobs += 1
         if estimate.seconds is None:
             self.unknown += 1

@@ -13,6 +13,10 @@ from typing import Any
 from toolkit.plan.reuse import ReuseKey
 from toolkit.query.groups import Group, Read, Rejection
 
+# The records of a plan are plain dataclasses, not frozen ones, though nothing changes them once made (a change
+# is a new record: dataclasses.replace): a plan of 100,000 jobs makes about a million of them, and a frozen
+# dataclass's __init__ (object.__setattr__ for each field) took four times as long, a sixth of planning.
+
 
 class Action(str, Enum):
     RUN = "run"  # submit the job, then register its outputs
@@ -21,7 +25,7 @@ class Action(str, Enum):
     STALE = "stale"  # registered with another reuse key, and kept as it is (--keep-stale)
 
 
-@dataclass(frozen=True)
+@dataclass
 class WorkUnit:
     """What one job covers, by the spec's ``scope``.
 
@@ -45,9 +49,12 @@ class WorkUnit:
     @property
     def total_read_bytes(self) -> int | None:
         """Sum of the input sizes, or None when any is unknown (storage sizing then falls back)."""
-        if any(read.size is None for read in self.reads):
-            return None
-        return sum(read.size or 0 for read in self.reads)
+        total = 0
+        for read in self.reads:  # a loop: asked for every job of a plan, twice
+            if read.size is None:
+                return None
+            total += read.size
+        return total
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {"id": self.id, "scope": self.scope}
@@ -60,7 +67,7 @@ class WorkUnit:
         return record
 
 
-@dataclass(frozen=True)
+@dataclass
 class Resources:
     cpu: float
     memory: str
@@ -70,7 +77,7 @@ class Resources:
     storage_reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass
 class PlannedOutput:
     name: str
     category: str
@@ -80,7 +87,7 @@ class PlannedOutput:
     display_url: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class PlannedRegistration:
     output: str
     type: str
@@ -93,7 +100,7 @@ class PlannedRegistration:
     reuse_key: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass
 class PlannedJob:
     unit: WorkUnit
     action: Action
@@ -118,6 +125,7 @@ class PlannedJob:
         return self.unit.group
 
     def to_dict(self) -> dict[str, Any]:
+        """The job as JSON-ready data (what ``plan --format json`` writes for it)."""
         return {
             "id": self.unit.id,
             **self.unit.to_dict(),
@@ -126,11 +134,7 @@ class PlannedJob:
             "name": self.name,
             "image": self.image,
             "command": self.command,
-            "inputs": [
-                {"location": r.location, "size": r.size, "checksum": r.checksum,
-                 **({"analysis": r.analysis_id} if r.analysis_id is not None else {})}
-                for r in self.unit.reads
-            ],
+            "inputs": self._input_records(),
             # Shallow copies (vars), not asdict: asdict deep-copies every meta and provenance value, which
             # was a third of `plan --format json` at 10,000 groups.
             "outputs": {name: dict(vars(out)) for name, out in self.outputs.items()},
@@ -142,6 +146,34 @@ class PlannedJob:
                 {**vars(reg), "sequencing_group_ids": list(reg.sequencing_group_ids), "replaces": list(reg.replaces)}
                 for reg in self.registrations
             ],
+        }
+
+    def _input_records(self) -> list[dict[str, Any]]:
+        return [
+            {"location": r.location, "size": r.size, "checksum": r.checksum,
+             **({"analysis": r.analysis_id} if r.analysis_id is not None else {})}
+            for r in self.unit.reads
+        ]
+
+    def to_encodable(self) -> dict[str, Any]:
+        """:meth:`to_dict` for orjson, which writes dataclasses as their fields in order, tuples as lists and an
+        Enum as its value by itself: the same JSON without first copying every output, registration and
+        resources record into a dict of its own (toolkit.plan.spool encodes each job of a large plan)."""
+        return {
+            "id": self.unit.id,
+            **self.unit.to_dict(),
+            "action": self.action,
+            "reason": self.reason,
+            "name": self.name,
+            "image": self.image,
+            "command": self.command,
+            "inputs": self._input_records(),
+            "outputs": self.outputs,
+            "resources": self.resources,
+            "metrics": self.metrics,
+            "reuse_key": self.reuse.digest if self.reuse else None,
+            "estimate": self.estimate.record() if self.estimate is not None else None,
+            "registrations": self.registrations,
         }
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["MAX_ID_BYTES", "hail_label", "id_problem", "job_name"]
+__all__ = ["MAX_ID_BYTES", "hail_label", "id_problem", "job_name", "job_name_prefix"]
 
 # Longest file name most filesystems and object stores accept, in bytes.
 MAX_ID_BYTES = 255
@@ -62,4 +62,9 @@ def hail_label(text: str, limit: int = 100) -> str:
 
 def job_name(spec_name: str, group_id: str) -> str:
     """The Hail job name of a group: readable, and nothing a shell, a log or a UI could interpret."""
-    return f"{hail_label(spec_name, 40)} {hail_label(group_id)}"
+    return job_name_prefix(spec_name) + hail_label(group_id)
+
+
+def job_name_prefix(spec_name: str) -> str:
+    """What every job name of a spec starts with (a plan works it out once)."""
+    return f"{hail_label(spec_name, 40)} "

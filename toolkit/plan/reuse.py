@@ -22,13 +22,12 @@ import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 __all__ = ["InputIdentity", "ReuseKey", "canonical_json", "describe_changes", "short_digest"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class InputIdentity:
     location: str
     size: int | None = None
@@ -38,7 +37,7 @@ class InputIdentity:
         return {"location": self.location, "size": self.size, "checksum": self.checksum}
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReuseKey:
     command: str
     image: str
@@ -47,30 +46,40 @@ class ReuseKey:
     shell: str = ""
     upstream: tuple[int, ...] = ()
 
+    # The digest, once computed (see digest).
+    _digest: str | None = field(default=None, init=False, repr=False, compare=False)
+
     def record(self) -> dict[str, Any]:
         """What an Analysis stores under ``meta.provenance.reuse`` (the command is stored beside it)."""
+        inputs = [identity.record() for identity in self.inputs]
         record: dict[str, Any] = {
-            "key": self.digest,
+            "key": self._digest or self._digest_of(inputs),
             "image": self.image,
             "params": dict(self.params),
-            "inputs": [identity.record() for identity in self.inputs],
+            "inputs": inputs,
             "shell": self.shell,
         }
         if self.upstream:
             record["upstream"] = list(self.upstream)
         return record
 
-    @cached_property  # asked for by every registration of the job and by the decision: computed once
+    @property
     def digest(self) -> str:
+        """Asked for by every registration of the job and by the decision: computed once."""
+        return self._digest or self._digest_of([identity.record() for identity in self.inputs])
+
+    def _digest_of(self, inputs: list[dict[str, Any]]) -> str:
+        """The digest, from the input records (a job's record makes them anyway: not made twice)."""
         parts = {
             "command": self.command,
             "image": self.image,
             "params": dict(self.params),
-            "inputs": [identity.record() for identity in self.inputs],
+            "inputs": inputs,
             "shell": self.shell,
             "upstream": sorted(self.upstream),
         }
-        return "sha256:" + hashlib.sha256(canonical_json(parts)).hexdigest()
+        self._digest = "sha256:" + hashlib.sha256(canonical_json(parts)).hexdigest()
+        return self._digest
 
 
 _INT_MIN, _INT_END = -(2**63), 2**64  # the integers orjson writes

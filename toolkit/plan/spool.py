@@ -21,11 +21,14 @@ __all__ = ["JobSpool", "indented_json"]
 _LENGTH = 8  # bytes of each record's length prefix
 
 
+_INDENTED = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+
+
 def indented_json(value: Any) -> bytes:
     """``json.dumps(value, indent=2, ensure_ascii=False, default=str)`` in UTF-8, by orjson (several times faster
     on large plans)."""
     try:
-        return orjson.dumps(value, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(value, default=str, option=_INDENTED)
     except orjson.JSONEncodeError:
         # What orjson does not encode (an integer past 64 bits from metadata): the standard library does.
         return json.dumps(value, indent=2, default=str, ensure_ascii=False).encode("utf-8")
@@ -52,7 +55,17 @@ class JobSpool:
         self._file.flush()
 
     def add(self, action: str, record: dict[str, Any]) -> None:
-        encoded = indented_json(record)
+        self._write(action, indented_json(record))
+
+    def add_job(self, job) -> None:
+        """A planned job's record (toolkit.plan.model.PlannedJob.to_dict), encoded from its own objects."""
+        try:
+            encoded = orjson.dumps(job.to_encodable(), default=str, option=_INDENTED)
+        except orjson.JSONEncodeError:  # what only the standard library writes (see indented_json)
+            encoded = indented_json(job.to_dict())
+        self._write(job.action.value, encoded)
+
+    def _write(self, action: str, encoded: bytes) -> None:
         self._file.write(len(encoded).to_bytes(_LENGTH, "little"))
         self._file.write(encoded)
         self.counts[action] += 1

@@ -19,7 +19,7 @@ from toolkit.errors import MetadataError
 from toolkit.spec.models import CHAINED_GROUPS, InputsSection
 
 
-@dataclass(frozen=True)
+@dataclass
 class Read:
     location: str
     size: int | None = None
@@ -32,7 +32,7 @@ class Read:
         return self.location.rstrip("/").rsplit("/", 1)[-1]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Group:
     id: str
     reads: tuple[Read, ...] = ()
@@ -41,9 +41,12 @@ class Group:
     @property
     def total_read_bytes(self) -> int | None:
         """Sum of read sizes, or None when any size is unknown (storage sizing then falls back)."""
-        if any(read.size is None for read in self.reads):
-            return None
-        return sum(read.size or 0 for read in self.reads)
+        total = 0
+        for read in self.reads:  # a loop: asked for every job of a plan, twice
+            if read.size is None:
+                return None
+            total += read.size
+        return total
 
 
 @dataclass(frozen=True)
