@@ -23,6 +23,9 @@ def test_output_existence_agrees_with_the_filesystem(tmp_path, outputs):
         asked.append(str(path))
     asked += [str(tmp_path / "nowhere" / f"CPGAA{index}.html") for index in range(outputs)]
     asked += [str(written) + "/", str(tmp_path / "web")]
+    # the same folder spelled with a doubled slash, and files in the root folder (whose folder is "/", not "")
+    asked += [str(tmp_path / "web") + f"//fastqe/CPGAA{index}.html" for index in range(outputs)]
+    asked += [f"/toolkit-no-such-file-{index}" for index in range(OutputExistence.LIST_AFTER + 2)] + ["/tmp", "/"]
     exists = OutputExistence()
     assert [exists(path) for path in asked] == [os.path.exists(path) for path in asked]
 
