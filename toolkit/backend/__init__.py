@@ -109,7 +109,11 @@ def probe_tool_version(spec: JobSpec, image: str | None, timeout: float = 60) ->
         argv = ["docker", "run", "--rm", "--network", "none", "--entrypoint", "", image, "bash", "-c", spec.version_command]
         env = None
     else:
-        argv = ["bash", "-c", spec.version_command]
+        # At a lower priority: the answer is only wanted once the plan is made, and the probe runs beside the
+        # Metamist questions, whose server and client then keep the two cores (FastQE's probe is 0.3 s of CPU;
+        # `plan` of 10,000 groups took 2-4% less).
+        nice = shutil.which("nice")
+        argv = [*([nice, "-n", "10"] if nice else []), "bash", "-c", spec.version_command]
         env = {**os.environ, "PATH": host_path_with_toolkit()}
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
