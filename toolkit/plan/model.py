@@ -11,11 +11,12 @@ from enum import Enum
 from typing import Any
 
 from toolkit.plan.reuse import ReuseKey
-from toolkit.query.groups import Group, Read, Rejection
+from toolkit.query.groups import Group, Read, Rejection, total_read_bytes
 
-# The records of a plan are plain dataclasses, not frozen ones, though nothing changes them once made (a change
-# is a new record: dataclasses.replace): a plan of 100,000 jobs makes about a million of them, and a frozen
-# dataclass's __init__ (object.__setattr__ for each field) took four times as long, a sixth of planning.
+# The records of a plan are plain dataclasses, not frozen ones, though nothing changes them once the plan is made
+# (planning fills in a job's own registrations as it decides): a plan of 100,000 jobs makes about a million of
+# them, and a frozen dataclass's __init__ (object.__setattr__ for each field) took four times as long, a sixth
+# of planning.
 
 
 class Action(str, Enum):
@@ -49,12 +50,7 @@ class WorkUnit:
     @property
     def total_read_bytes(self) -> int | None:
         """Sum of the input sizes, or None when any is unknown (storage sizing then falls back)."""
-        total = 0
-        for read in self.reads:  # a loop: asked for every job of a plan, twice
-            if read.size is None:
-                return None
-            total += read.size
-        return total
+        return total_read_bytes(self.reads)
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {"id": self.id, "scope": self.scope}
@@ -127,33 +123,18 @@ class PlannedJob:
     def to_dict(self) -> dict[str, Any]:
         """The job as JSON-ready data (what ``plan --format json`` writes for it)."""
         return {
-            "id": self.unit.id,
-            **self.unit.to_dict(),
+            **self.to_encodable(),
             "action": self.action.value,
-            "reason": self.reason,
-            "name": self.name,
-            "image": self.image,
-            "command": self.command,
-            "inputs": self._input_records(),
             # Shallow copies (vars), not asdict: asdict deep-copies every meta and provenance value, which
             # was a third of `plan --format json` at 10,000 groups.
             "outputs": {name: dict(vars(out)) for name, out in self.outputs.items()},
             "resources": dict(vars(self.resources)),
             "metrics": {name: dict(shape) for name, shape in self.metrics.items()},
-            "reuse_key": self.reuse.digest if self.reuse else None,
-            "estimate": self.estimate.record() if self.estimate is not None else None,
             "registrations": [
                 {**vars(reg), "sequencing_group_ids": list(reg.sequencing_group_ids), "replaces": list(reg.replaces)}
                 for reg in self.registrations
             ],
         }
-
-    def _input_records(self) -> list[dict[str, Any]]:
-        return [
-            {"location": r.location, "size": r.size, "checksum": r.checksum,
-             **({"analysis": r.analysis_id} if r.analysis_id is not None else {})}
-            for r in self.unit.reads
-        ]
 
     def to_encodable(self) -> dict[str, Any]:
         """:meth:`to_dict` for orjson, which writes dataclasses as their fields in order, tuples as lists and an
@@ -167,7 +148,11 @@ class PlannedJob:
             "name": self.name,
             "image": self.image,
             "command": self.command,
-            "inputs": self._input_records(),
+            "inputs": [
+                {"location": r.location, "size": r.size, "checksum": r.checksum,
+                 **({"analysis": r.analysis_id} if r.analysis_id is not None else {})}
+                for r in self.unit.reads
+            ],
             "outputs": self.outputs,
             "resources": self.resources,
             "metrics": self.metrics,

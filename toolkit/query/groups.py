@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import jmespath
 from jmespath.exceptions import JMESPathError
@@ -41,12 +41,17 @@ class Group:
     @property
     def total_read_bytes(self) -> int | None:
         """Sum of read sizes, or None when any size is unknown (storage sizing then falls back)."""
-        total = 0
-        for read in self.reads:  # a loop: asked for every job of a plan, twice
-            if read.size is None:
-                return None
-            total += read.size
-        return total
+        return total_read_bytes(self.reads)
+
+
+def total_read_bytes(reads: Iterable[Read]) -> int | None:
+    """Sum of the reads' sizes, or None when any is unknown."""
+    total = 0
+    for read in reads:  # a loop: asked for every job of a plan, twice
+        if read.size is None:
+            return None
+        total += read.size
+    return total
 
 
 @dataclass(frozen=True)
